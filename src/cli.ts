@@ -1,0 +1,200 @@
+/**
+ * `chat-server start | client`: parses flags and environment variables into a typed config and
+ * hands it on. A user mistake prints one line naming the option and exits non-zero.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import {
+  ConfigError,
+  DEFAULTS,
+  LOG_LEVELS,
+  type LogLevel,
+  parseRedisUrl,
+  parseSentinels,
+  resolveConfig,
+  type ServerConfig,
+} from "./config.js";
+
+const packageJson = JSON.parse(
+  readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
+) as { version: string };
+
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got "${value}"`);
+    }
+    return n;
+  };
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0) {
+    throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
+  }
+  return n;
+}
+
+function wrap<T>(parse: (value: string) => T) {
+  return (value: string): T => {
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message.replace(/^--[\w-]+: /, ""));
+    }
+  };
+}
+
+function logLevel(value: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(", ")}`);
+  }
+  return value as LogLevel;
+}
+
+function buildProgram(): Command {
+  const program = new Command("chat-server")
+    .description("Horizontally scalable real-time direct-messaging server (Socket.IO)")
+    .version(packageJson.version, "-v, --version")
+    .exitOverride();
+
+  program
+    .command("start")
+    .description("run the server: a primary process and one Socket.IO worker per core")
+    .addOption(
+      new Option("-p, --port <n>", "TCP port to listen on")
+        .env("PORT")
+        .default(DEFAULTS.port)
+        .argParser(integer(0, 65535)),
+    )
+    .addOption(new Option("--host <addr>", "address to bind").env("HOST").default(DEFAULTS.host))
+    .addOption(
+      new Option("-w, --workers <n>", "Socket.IO worker processes (default: number of cores)")
+        .env("WORKERS")
+        .argParser(integer(1, 1024)),
+    )
+    .addOption(
+      new Option("--redis <url>", "Redis for multi-host mode: host, host:port, redis://…, rediss://…")
+        .env("REDIS_URL")
+        .argParser(wrap(parseRedisUrl)),
+    )
+    .addOption(
+      new Option("--redis-sentinels <list>", "Redis through Sentinel: host:port,host:port,…")
+        .env("REDIS_SENTINELS")
+        .argParser(wrap(parseSentinels)),
+    )
+    .addOption(
+      new Option("--redis-master <name>", "Sentinel master name")
+        .env("REDIS_MASTER")
+        .default(DEFAULTS.redisMaster),
+    )
+    .addOption(
+      new Option("--redis-prefix <p>", "prefix of every Redis key and channel")
+        .env("REDIS_PREFIX")
+        .default(DEFAULTS.redisPrefix),
+    )
+    .addOption(
+      new Option("--node-id <id>", "this host's name in presence data (default: <hostname>:<port>)").env(
+        "NODE_ID",
+      ),
+    )
+    .addOption(
+      new Option("--auth-secret <s>", "require HS256 JWTs whose sub is the username").env(
+        "CHAT_AUTH_SECRET",
+      ),
+    )
+    .addOption(
+      new Option("--max-message-bytes <n>", "largest message text, UTF-8 bytes")
+        .default(DEFAULTS.maxMessageBytes)
+        .argParser(integer(1, 1024 * 1024)),
+    )
+    .addOption(
+      new Option("--rate-limit <n>", "messages per second per connection (bursts up to 2n)")
+        .default(DEFAULTS.rateLimit)
+        .argParser(positiveNumber),
+    )
+    .addOption(
+      new Option("--shutdown-timeout <s>", "grace period for draining on SIGTERM, seconds")
+        .default(DEFAULTS.shutdownTimeout)
+        .argParser(positiveNumber),
+    )
+    .addOption(
+      new Option("--log-level <l>", "pino log level")
+        .env("LOG_LEVEL")
+        .default(DEFAULTS.logLevel)
+        .argParser(logLevel),
+    )
+    .addOption(
+      new Option(
+        "--cors-origin <list>",
+        "browser origins allowed from other sites, comma-separated, or * (default: same origin)",
+      ).env("CORS_ORIGIN"),
+    )
+    .addOption(
+      new Option("--max-connections-per-ip <n>", "simultaneous connections per client address, 0 = no limit")
+        .env("MAX_CONNECTIONS_PER_IP")
+        .default(DEFAULTS.maxConnectionsPerIp)
+        .argParser(integer(0, 10_000_000)),
+    )
+    .action(async (options: Record<string, unknown>) => {
+      const config = resolveConfig(toConfig(options));
+      const { runPrimary } = await import("./primary.js");
+      await runPrimary(config);
+    });
+
+  program
+    .command("client")
+    .description("interactive terminal client: reads `recipient: text` lines, prints `from: text`")
+    .requiredOption("--url <url>", "server URL, e.g. http://localhost:3000")
+    .requiredOption("--user <name>", "username to log in as")
+    .option("--token <jwt>", "JWT when the server requires one")
+    .option("--transport <t>", "websocket or polling (default: polling, then upgrade)")
+    .action(async (options: { url: string; user: string; token?: string; transport?: string }) => {
+      const { runTerminalClient } = await import("./client/terminal-client.js");
+      await runTerminalClient(options);
+    });
+
+  return program;
+}
+
+function toConfig(options: Record<string, unknown>): Partial<ServerConfig> {
+  const cors = options.corsOrigin as string | undefined;
+  return {
+    port: options.port as number,
+    host: options.host as string,
+    workers: options.workers as number | undefined,
+    redisUrl: options.redis as string | undefined,
+    redisSentinels: options.redisSentinels as ServerConfig["redisSentinels"],
+    redisMaster: options.redisMaster as string,
+    redisPrefix: options.redisPrefix as string,
+    nodeId: options.nodeId as string | undefined,
+    authSecret: options.authSecret as string | undefined,
+    maxMessageBytes: options.maxMessageBytes as number,
+    rateLimit: options.rateLimit as number,
+    shutdownTimeout: options.shutdownTimeout as number,
+    logLevel: options.logLevel as LogLevel,
+    corsOrigin: cors === undefined ? undefined : cors.split(",").map((s) => s.trim()),
+    maxConnectionsPerIp: options.maxConnectionsPerIp as number,
+  };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has already printed the message (and help hint) to stderr
+      process.exit(error.exitCode);
+    }
+    if (error instanceof ConfigError) {
+      console.error(`chat-server: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+await main(process.argv);

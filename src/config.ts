@@ -1,0 +1,142 @@
+/**
+ * The server's options: one type, one defaults object, validated once at start-up, then frozen.
+ * The CLI turns flags and environment variables into a `ServerConfig`; nothing else reads them.
+ */
+import os from "node:os";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+}
+
+export interface ServerConfig {
+  /** TCP port to listen on. Default 3000. */
+  port: number;
+  /** Address to bind. Default `0.0.0.0`. */
+  host: string;
+  /** Socket.IO worker processes. Default: the number of cores. */
+  workers: number;
+  /** Redis URL (`redis://` or `rediss://`); turns on multi-host mode. Default none. */
+  redisUrl: string | undefined;
+  /** Sentinels to find the Redis master through; turns on multi-host mode. Default none. */
+  redisSentinels: RedisEndpoint[] | undefined;
+  /** Sentinel master name. Default `mymaster`. */
+  redisMaster: string;
+  /** Prefix of every Redis key and channel. Default `chat`. */
+  redisPrefix: string;
+  /** This host's name in presence data. Default `<hostname>:<port>`. */
+  nodeId: string;
+  /** HS256 secret; when set, logging in needs a JWT whose `sub` is the username. Default none. */
+  authSecret: string | undefined;
+  /** Largest message text in UTF-8 bytes. Default 4096. */
+  maxMessageBytes: number;
+  /** Messages per second per connection; bursts up to twice that. Default 20. */
+  rateLimit: number;
+  /** Grace period for draining on SIGTERM, in seconds. Default 10. */
+  shutdownTimeout: number;
+  /** pino log level. Default `info`. */
+  logLevel: LogLevel;
+  /** Origins allowed to connect from a browser (CORS); `*` for any. Default: same origin only. */
+  corsOrigin: string[] | undefined;
+  /** Most simultaneous connections from one client address, 0 for no limit. Default 0. */
+  maxConnectionsPerIp: number;
+}
+
+export const DEFAULTS = Object.freeze({
+  port: 3000,
+  host: "0.0.0.0",
+  workers: os.availableParallelism(),
+  redisUrl: undefined,
+  redisSentinels: undefined,
+  redisMaster: "mymaster",
+  redisPrefix: "chat",
+  nodeId: "",
+  authSecret: undefined,
+  maxMessageBytes: 4096,
+  rateLimit: 20,
+  shutdownTimeout: 10,
+  logLevel: "info",
+  corsOrigin: undefined,
+  maxConnectionsPerIp: 0,
+} satisfies ServerConfig);
+
+/** A user mistake in the options: the CLI prints its message alone, without a stack. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function isMultiHost(config: ServerConfig): boolean {
+  return config.redisUrl !== undefined || config.redisSentinels !== undefined;
+}
+
+/** Fills defaults, checks every field, and returns a frozen config. */
+export function resolveConfig(partial: Partial<ServerConfig>): Readonly<ServerConfig> {
+  const config: ServerConfig = { ...DEFAULTS, ...stripUndefined(partial) };
+  if (!config.nodeId) config.nodeId = `${os.hostname()}:${config.port}`;
+  checkInteger("--port", config.port, 0, 65535);
+  checkInteger("--workers", config.workers, 1, 1024);
+  checkInteger("--max-message-bytes", config.maxMessageBytes, 1, 1024 * 1024);
+  checkInteger("--max-connections-per-ip", config.maxConnectionsPerIp, 0, 10_000_000);
+  if (!(config.rateLimit > 0)) throw new ConfigError("--rate-limit must be a positive number");
+  if (!(config.shutdownTimeout > 0)) {
+    throw new ConfigError("--shutdown-timeout must be a positive number of seconds");
+  }
+  if (!LOG_LEVELS.includes(config.logLevel)) {
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(config.redisPrefix)) {
+    throw new ConfigError("--redis-prefix must be 1-64 characters of A-Z a-z 0-9 _ . : -");
+  }
+  if (config.authSecret !== undefined && config.authSecret.length < 16) {
+    throw new ConfigError("--auth-secret must be at least 16 characters");
+  }
+  return Object.freeze(config);
+}
+
+function checkInteger(option: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${option} must be an integer from ${min} to ${max}`);
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** `host`, `host:port`, `redis://…` or `rediss://…` to a URL ioredis takes. */
+export function parseRedisUrl(value: string): string {
+  const text = value.trim();
+  if (/^rediss?:\/\//.test(text)) {
+    try {
+      new URL(text);
+      return text;
+    } catch {
+      throw new ConfigError(`--redis: not a valid URL: ${value}`);
+    }
+  }
+  const { host, port } = parseHostPort(text, 6379, "--redis");
+  return `redis://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/** `host:port,host:port,…` to a list of endpoints. */
+export function parseSentinels(value: string): RedisEndpoint[] {
+  const parts = value
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean);
+  if (parts.length === 0) throw new ConfigError("--redis-sentinels: give host:port,host:port,…");
+  return parts.map((part) => parseHostPort(part, 26379, "--redis-sentinels"));
+}
+
+function parseHostPort(text: string, defaultPort: number, option: string): RedisEndpoint {
+  const match = /^(\[[^\]]+\]|[^:[\]]+)(?::(\d+))?$/.exec(text);
+  if (!match?.[1]) throw new ConfigError(`${option}: expected host or host:port, got "${text}"`);
+  const port = match[2] === undefined ? defaultPort : Number(match[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ConfigError(`${option}: bad port in "${text}"`);
+  }
+  return { host: match[1].replace(/^\[|\]$/g, ""), port };
+}
