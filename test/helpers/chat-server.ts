@@ -1,0 +1,124 @@
+/**
+ * Starts the real CLI (`bin/chat-server start`) on a free port and waits until it is ready.
+ * Every test that needs a server uses this, so servers are real processes the test can signal.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..", "..");
+export const CLI = path.join(REPO_ROOT, "bin", "chat-server");
+
+export interface ChatServerOptions {
+  workers?: number;
+  /** Extra CLI arguments, e.g. ["--rate-limit", "5"]. */
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Fixed port; default: a free one chosen by the OS (`--port 0`). */
+  port?: number;
+  /** Wait for /readyz 200 (default true). */
+  waitReady?: boolean;
+}
+
+export interface ChatServer {
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  /** Every stdout/stderr line so far (JSON log lines and anything else). */
+  output: string[];
+  /** Parsed JSON log lines. */
+  logs(): Record<string, unknown>[];
+  /** Pids of the worker processes, from their start-up log lines. */
+  workerPids(): number[];
+  /** SIGTERM, then wait for exit; returns the exit code (null if killed by a signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
+  const args = [
+    CLI,
+    "start",
+    "--port",
+    String(options.port ?? 0),
+    "--host",
+    "127.0.0.1",
+    "--workers",
+    String(options.workers ?? 2),
+    "--log-level",
+    "info",
+    ...(options.args ?? []),
+  ];
+  const proc = spawn(process.execPath, args, {
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  let portResolve: (port: number) => void = () => {};
+  const portPromise = new Promise<number>((resolve) => {
+    portResolve = resolve;
+  });
+  const onData = (chunk: Buffer) => {
+    for (const line of chunk.toString("utf8").split("\n")) {
+      if (!line.trim()) continue;
+      output.push(line);
+      const log = parseJson(line);
+      if (log && log.msg === "listening" && typeof log.port === "number") portResolve(log.port);
+    }
+  };
+  proc.stdout?.on("data", onData);
+  proc.stderr?.on("data", onData);
+  const exited = once(proc, "exit");
+  const port = await Promise.race([
+    portPromise,
+    exited.then(() => {
+      throw new Error(`chat-server exited before listening:\n${output.join("\n")}`);
+    }),
+  ]);
+  const url = `http://127.0.0.1:${port}`;
+  const server: ChatServer = {
+    url,
+    port,
+    proc,
+    output,
+    logs: () => output.map(parseJson).filter((x): x is Record<string, unknown> => x !== undefined),
+    workerPids: () =>
+      server
+        .logs()
+        .filter((log) => log.msg === "worker ready" && typeof log.pid === "number")
+        .map((log) => log.pid as number),
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+  };
+  if (options.waitReady !== false) await waitForReady(url, 20_000);
+  return server;
+}
+
+/** Polls GET /readyz until it answers 200. */
+export async function waitForReady(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/readyz`);
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // not accepting yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url}/readyz not 200 within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+function parseJson(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
