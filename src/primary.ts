@@ -51,15 +51,6 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
   );
   const balancer = new StickyBalancer({ pool, local, logger, isDraining: () => draining });
   const server = net.createServer((socket) => balancer.handle(socket));
-  const port = await listen(server, config);
-  logger.info(
-    { host: config.host, port, workers: config.workers, mode: hub ? "embedded" : "redis" },
-    "listening",
-  );
-
-  await pool.start();
-  logger.info({ ready: pool.readyCount() }, "all workers started");
-
   const shutdown = async (): Promise<void> => {
     if (draining) return;
     draining = true;
@@ -86,6 +77,15 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
       (error) => logger.error({ err: error }, "rolling restart failed"),
     );
   });
+  const port = await listen(server, config);
+  logger.info(
+    { host: config.host, port, workers: config.workers, mode: hub ? "embedded" : "redis" },
+    "listening",
+  );
+
+  await pool.start();
+  logger.info({ ready: pool.readyCount() }, "all workers started");
+
   return { port, shutdown };
 }
 

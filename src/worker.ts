@@ -86,6 +86,12 @@ process.on("message", (message: unknown, handle: unknown) => {
   }
 });
 
+// The primary coordinates shutdown: Ctrl-C in a terminal signals the whole process group, and
+// workers must not die before the primary drains them. A worker whose primary is gone exits.
+process.on("SIGINT", () => {});
+process.on("SIGTERM", () => void drain());
+process.on("disconnect", () => process.exit(0));
+
 process.on("uncaughtException", (error) => {
   logger.fatal({ err: error }, "uncaught exception; worker exits");
   process.exit(1);
