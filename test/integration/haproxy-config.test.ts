@@ -25,6 +25,8 @@ const DETECT_MS = 5_000;
 
 class StandIn {
   ready = true;
+  /** Answer every request 503 (a draining chat-server refusing new sessions). */
+  refusing = false;
   readonly sids = new Set<string>();
   private readonly server: http.Server;
   private readonly tunnels = new Set<net.Socket>();
@@ -59,6 +61,12 @@ class StandIn {
     if (url.pathname === "/readyz") {
       res.statusCode = this.ready ? 200 : 503;
       res.end(this.ready ? "ready" : "draining");
+      return;
+    }
+    if (this.refusing) {
+      res.statusCode = 503;
+      res.setHeader("retry-after", "1");
+      res.end("draining");
       return;
     }
     const sid = url.searchParams.get("sid");
@@ -308,7 +316,7 @@ describe("haproxy.cfg in front of two hosts", { skip: haproxyMissing }, () => {
     }
   });
 
-  it("stops routing to a host whose /readyz answers 503, and sends its clients to the other", async () => {
+  it("retries a draining host's 503s elsewhere, stops routing to it, and takes it back", async () => {
     const cookieOfOne = "SERVERID=chat1";
     let sidOfOne: string | undefined;
     while (!sidOfOne) {
@@ -316,6 +324,14 @@ describe("haproxy.cfg in front of two hosts", { skip: haproxyMissing }, () => {
       if (backend === "one") sidOfOne = sid;
     }
     one.ready = false;
+    one.refusing = true;
+    // Before a health check notices, the host's 503s are retried on the other host.
+    for (let i = 0; i < 10; i++) {
+      const answer = await get(`${haproxy.url}/anything`);
+      assert.equal(answer.status, 200);
+      assert.equal(answer.backend, "two");
+    }
+    assert.equal((await handshake(haproxy.url)).backend, "two");
     const tookMs = await waitForServerStatus(haproxy.statsUrl, "chat1", "DOWN", DETECT_MS);
     console.log(`# chat1 marked DOWN ${tookMs} ms after /readyz turned 503`);
     for (let i = 0; i < 10; i++) {
@@ -333,6 +349,7 @@ describe("haproxy.cfg in front of two hosts", { skip: haproxyMissing }, () => {
     });
 
     one.ready = true;
+    one.refusing = false;
     await waitForServerStatus(haproxy.statsUrl, "chat1", "UP", DETECT_MS);
     const seen = new Set<string | null>();
     for (let i = 0; i < 10; i++) seen.add((await get(`${haproxy.url}/anything`)).backend);
