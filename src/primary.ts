@@ -12,6 +12,7 @@ import { WorkerPool } from "./cluster/worker-pool.js";
 import { ConfigError, isMultiHost, type ServerConfig } from "./config.js";
 import { createPrimaryRoutes } from "./http/primary-routes.js";
 import { createLogger } from "./logger.js";
+import { PrimaryMetrics } from "./metrics/primary-metrics.js";
 import { EmbeddedHub } from "./routing/embedded-hub.js";
 
 export interface RunningPrimary {
@@ -35,6 +36,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     logger,
   );
   const hub = isMultiHost(config) ? undefined : createHub(pool);
+  const metrics = new PrimaryMetrics(pool, hub);
   let draining = false;
 
   const local = http.createServer(
@@ -46,7 +48,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
         if (ready.some((w) => !w.backendReady)) return "storage unreachable";
         return undefined;
       },
-      metrics: async () => ({ contentType: "text/plain; version=0.0.4", body: "" }),
+      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.scrape() }),
     }),
   );
   const balancer = new StickyBalancer({ pool, local, logger, isDraining: () => draining });

@@ -13,6 +13,7 @@ import { createSessionId } from "./cluster/session-id.js";
 import type { ServerConfig } from "./config.js";
 import { createStaticHandler } from "./http/static-files.js";
 import { createLogger } from "./logger.js";
+import { createWorkerMetrics } from "./metrics/worker-metrics.js";
 import type { ClientToServerEvents, ServerToClientEvents } from "./protocol.js";
 import type { Backend } from "./routing/backend.js";
 import { createBackend } from "./routing/create-backend.js";
@@ -56,7 +57,13 @@ const embedded = new EmbeddedBackend({
   connected: () => process.connected,
 });
 const backend: Backend = await createBackend(config, workerId, logger, embedded);
+const metrics = createWorkerMetrics({
+  connectedSockets: () => io.engine.clientsCount,
+  loggedInUsers: () => chat.onlineUserCount(),
+  backendUp: () => backend.isReady(),
+});
 const chat = new ChatService({
+  metrics: metrics.chat,
   backend,
   logger,
   maxMessageBytes: config.maxMessageBytes,
@@ -82,6 +89,11 @@ process.on("message", (message: unknown, handle: unknown) => {
       break;
     case "drain":
       void drain();
+      break;
+    case "metrics":
+      void metrics.registry
+        .getMetricsAsJSON()
+        .then((json) => tell({ t: "metrics", ref: message.ref, metrics: json }));
       break;
   }
 });

@@ -24,7 +24,9 @@ export type PrimaryToWorker =
   | { t: "conn"; head: string }
   | { t: "chat"; ops: HubResponse[] }
   /** Stop taking sessions, disconnect clients so they reconnect elsewhere, then exit. */
-  | { t: "drain" };
+  | { t: "drain" }
+  /** Send your Prometheus metrics (prom-client JSON) back with this ref. */
+  | { t: "metrics"; ref: number };
 
 export type WorkerToPrimary =
   | { t: "ready" }
@@ -32,7 +34,8 @@ export type WorkerToPrimary =
   | { t: "load"; connections: number }
   | { t: "chat"; ops: HubRequest[] }
   /** The worker's storage back-end became reachable or unreachable. */
-  | { t: "backend"; ready: boolean };
+  | { t: "backend"; ready: boolean }
+  | { t: "metrics"; ref: number; metrics: unknown };
 
 export function isMessage<T extends { t: string }>(value: unknown): value is T {
   return (
