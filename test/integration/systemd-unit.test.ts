@@ -4,13 +4,15 @@
  * hardening score, and the environment file covering every option of `chat-server start`.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { DEFAULTS } from "../../src/config.js";
-import { CLI, REPO_ROOT } from "../helpers/chat-server.js";
+import { CLI, REPO_ROOT, waitForReady } from "../helpers/chat-server.js";
 
 const UNIT_PATH = path.join(REPO_ROOT, "deploy", "chat-server.service");
 const ENV_PATH = path.join(REPO_ROOT, "deploy", "chat-server.env");
@@ -162,5 +164,80 @@ describe("deploy/chat-server.env", () => {
     const example = /^#CHAT_ARGS=.*--shutdown-timeout (\d+)/m.exec(envText);
     assert.ok(example?.[1]);
     assert.ok(Number(example[1]) + 5 <= seconds(one(unit, "Service.TimeoutStopSec")));
+  });
+});
+
+/** Why the port-80 check cannot run here, or false when it can. */
+async function port80Unavailable(): Promise<string | false> {
+  if (process.getuid?.() !== 0) return "needs root to drop to an unprivileged user";
+  if (spawnSync("setpriv", ["--version"]).error) return "setpriv (util-linux) is not installed";
+  const asNobody = spawnSync("setpriv", [
+    "--reuid=nobody",
+    "--regid=nogroup",
+    "--clear-groups",
+    process.execPath,
+    "-e",
+    `require("fs").accessSync(${JSON.stringify(CLI)})`,
+  ]);
+  if (asNobody.status !== 0) return "this checkout is not readable by user nobody";
+  const probe = net.createServer();
+  const free = await new Promise<boolean>((resolve) => {
+    probe.once("error", () => resolve(false));
+    probe.listen(80, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
+  return free ? false : "127.0.0.1:80 is in use";
+}
+
+describe("port 80 without root, as the unit runs it", async () => {
+  const skip = await port80Unavailable();
+  it("serves as user nobody holding only CAP_NET_BIND_SERVICE", { skip }, async () => {
+    accessSync(CLI, constants.X_OK);
+    // What DynamicUser + AmbientCapabilities + CapabilityBoundingSet + NoNewPrivileges give.
+    const caps = ["--inh-caps=-all,+net_bind_service", "--ambient-caps=-all,+net_bind_service"];
+    const proc = spawn(
+      "setpriv",
+      [
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        ...caps,
+        "--bounding-set=-all,+net_bind_service",
+        "--no-new-privs",
+        process.execPath,
+        CLI,
+        "start",
+        "--port",
+        "80",
+        "--host",
+        "127.0.0.1",
+        "--workers",
+        "1",
+        "--log-level",
+        "warn",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    proc.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = once(proc, "exit");
+    try {
+      await waitForReady("http://127.0.0.1:80", 20_000).catch((error: Error) => {
+        throw new Error(`${error.message}\n${output}`);
+      });
+      const status = readFileSync(`/proc/${proc.pid}/status`, "utf8");
+      assert.match(status, /^Uid:\s+65534\s/m, "runs as nobody");
+      // Bit 10 is CAP_NET_BIND_SERVICE; nothing else may be effective.
+      assert.match(status, /^CapEff:\s+0*400$/m, status);
+      assert.match(status, /^NoNewPrivs:\s+1$/m);
+    } finally {
+      proc.kill("SIGTERM");
+    }
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0, output);
   });
 });
