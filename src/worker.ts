@@ -7,6 +7,7 @@ import http from "node:http";
 import { Socket as NetSocket } from "node:net";
 import type { ServerOptions } from "socket.io";
 import { Server } from "socket.io";
+import { createTokenVerifier } from "./chat/auth.js";
 import { ChatService, type ChatSocket } from "./chat/chat-service.js";
 import { isMessage, type PrimaryToWorker, type WorkerToPrimary } from "./cluster/ipc.js";
 import { createSessionId } from "./cluster/session-id.js";
@@ -70,9 +71,11 @@ const chat = new ChatService({
   logger,
   maxMessageBytes: config.maxMessageBytes,
   rateLimit: config.rateLimit,
-  verifyToken: undefined,
+  verifyToken: config.authSecret ? createTokenVerifier(config.authSecret) : undefined,
 });
 let draining = false;
+/** New-session requests handed to this worker so far, for the primary's load accounting. */
+let handshakesReceived = 0;
 
 process.on("message", (message: unknown, handle: unknown) => {
   if (!isMessage<PrimaryToWorker>(message)) return;
@@ -83,6 +86,7 @@ process.on("message", (message: unknown, handle: unknown) => {
         handle.destroy();
         return;
       }
+      if (message.fresh) handshakesReceived++;
       if (message.counted) trackCountedHandshake(handle);
       httpServer.emit("connection", handle);
       handle.unshift(Buffer.from(message.head, "latin1"));
@@ -144,7 +148,10 @@ try {
   process.exit(1);
 }
 backend.onReadyChange((ready) => tell({ t: "backend", ready }));
-setInterval(() => tell({ t: "load", connections: io.engine.clientsCount }), LOAD_REPORT_MS).unref();
+setInterval(
+  () => tell({ t: "load", connections: io.engine.clientsCount, handshakes: handshakesReceived }),
+  LOAD_REPORT_MS,
+).unref();
 tell({ t: "ready" });
 
 /**

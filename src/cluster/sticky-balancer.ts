@@ -66,20 +66,21 @@ export class StickyBalancer {
       return;
     }
     const address = socket.remoteAddress ?? "";
-    const counted = this.isNewSession(request) && this.options.limiter.enabled;
+    const fresh = this.isNewSession(request);
+    const counted = fresh && this.options.limiter.enabled;
     if (counted && !this.options.limiter.admit(address, target.id)) {
       refusedForAddress.add(socket);
       this.serveLocally(socket, head);
       return;
     }
-    if (this.isNewSession(request)) target.connections++;
+    if (fresh) target.handshakesSent++;
     // Stop reading here: whatever the client sends next stays in the kernel for the worker.
     socket.pause();
     (socket as unknown as { _handle?: { readStop?: () => void } })._handle?.readStop?.();
     const buffered = socket.read() as Buffer | null;
     const bytes = buffered ? Buffer.concat([head, buffered]) : head;
     target.worker.send(
-      { t: "conn", head: bytes.toString("latin1"), counted },
+      { t: "conn", head: bytes.toString("latin1"), fresh, counted },
       socket,
       { keepOpen: false },
       (error) => {

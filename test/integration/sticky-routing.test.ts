@@ -15,6 +15,11 @@ describe("sticky routing", () => {
     await server.stop();
   });
 
+  it("warns at start that anyone can log in when there is no --auth-secret", () => {
+    const warning = server.logs().find((log) => String(log.msg).includes("anyone can log in"));
+    assert.equal(warning?.level, 40);
+  });
+
   it("every response closes its connection", async () => {
     for (const path of ["/", "/socket.io/?EIO=4&transport=polling", "/readyz", "/nope"]) {
       const res = await fetch(`${server.url}${path}`);
