@@ -196,6 +196,12 @@ function save() {
   local.write(key, serialize(session.data));
 }
 
+/** Drops the remembered last id (written directly: a merge would bring it back). */
+function forgetLastId() {
+  session.data.last = null;
+  local.write(`user:${session.user}`, serialize(session.data));
+}
+
 function conversation(peer) {
   const data = session.data;
   let conv = data.conversations.get(peer);
@@ -438,7 +444,11 @@ async function logIn() {
     showLoginError(errorWords(answer.error));
     return;
   }
-  showNotice(errorWords(answer?.error), "warn");
+  if (code === "INVALID_PAYLOAD" && payload.since) {
+    forgetLastId(); // an id this server does not know: log in without it
+  } else {
+    showNotice(errorWords(answer?.error), "warn");
+  }
   setTimeout(() => {
     if (session?.socket === socket && socket.connected && !session.loggedIn) logIn();
   }, 2000);

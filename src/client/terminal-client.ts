@@ -99,6 +99,8 @@ class TerminalClient {
   private connectFailures = 0;
   private inputEnded = false;
   private finishing = false;
+  /** Some line was not sent (unreadable, or refused by the server): exit status 1. */
+  private anyUnsent = false;
   private lastId: string | undefined;
   private readonly seen = new Set<string>();
   private drainTimer: ReturnType<typeof setTimeout> | undefined;
@@ -178,6 +180,7 @@ class TerminalClient {
     if (parsed === undefined) {
       // blank line
     } else if (!parsed.ok) {
+      this.anyUnsent = true;
       this.warn(`cannot send that line: ${parsed.reason}`);
     } else {
       this.outbox.enqueue(parsed.line);
@@ -213,7 +216,10 @@ class TerminalClient {
       return;
     }
     this.warn(`cannot log in as ${this.options.user}: ${describeError(answer.error)}`);
-    if (FATAL_LOGIN_CODES.has(answer.error.code)) void this.finish(1);
+    if (answer.error.code === ErrorCode.InvalidPayload && payload.since !== undefined) {
+      this.lastId = undefined; // an id this server does not know: log in without it
+      this.retryLogIn();
+    } else if (FATAL_LOGIN_CODES.has(answer.error.code)) void this.finish(1);
     else this.retryLogIn();
   }
 
@@ -239,6 +245,7 @@ class TerminalClient {
     this.touchDrainTimer();
     const to = outcome.message.recipient;
     if (outcome.kind === "failed") {
+      this.anyUnsent = true;
       this.warn(`could not send to ${to}: ${describeError(outcome.error)}`);
     } else if (outcome.status === "stored") {
       this.note(`${to} is offline; the message is kept until they log in`);
@@ -248,7 +255,9 @@ class TerminalClient {
   }
 
   private maybeFinish(): void {
-    if (this.inputEnded && this.loggedIn && this.outbox.size === 0) void this.finish(0);
+    if (this.inputEnded && this.loggedIn && this.outbox.size === 0) {
+      void this.finish(this.anyUnsent ? 1 : 0);
+    }
   }
 
   /** After input ends: exit with an error if the server makes no progress for a while. */
