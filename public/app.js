@@ -352,6 +352,7 @@ function startSession(user, token) {
   document.body.dataset.auth = "in";
   ui.loginUsername.value = user;
   ui.logout.hidden = false;
+  ui.loginSubmit.textContent = "Switch user";
   hideLoginError();
 
   // Messages this tab wrote but the server never answered (the page was closed or reloaded).
@@ -475,6 +476,7 @@ function endSession({ logOut = false } = {}) {
   activePeer = null;
   onlineUsers = [];
   ui.logout.hidden = true;
+  ui.loginSubmit.textContent = "Log in";
   document.body.dataset.auth = "out";
   setConnection("offline");
   render();
