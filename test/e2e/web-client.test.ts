@@ -11,11 +11,14 @@ import { type Browser, type BrowserContext, chromium, type Page } from "playwrig
 import { type ChatServer, REPO_ROOT, startChatServer } from "../helpers/chat-server.js";
 import {
   closeAll,
+  connect,
   connectAs,
   eventually,
+  logIn as logInSocket,
   uniqueName,
   waitForMessages,
 } from "../helpers/clients.js";
+import { signToken } from "../helpers/tokens.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -269,5 +272,74 @@ describe("web client in Chromium", () => {
     assert.deepEqual(pageErrors, []);
   });
 
+  it("shows Reconnecting while the server is away, holds what is written, then sends it", async () => {
+    let restartable = await startChatServer({ workers: 1 });
+    const { port } = restartable;
+    try {
+      const alice = uniqueName("alice");
+      const bob = uniqueName("bob");
+      const pages: Page[] = [];
+      for (const user of [alice, bob]) {
+        const context = await browser.newContext();
+        contexts.push(context);
+        const page = await context.newPage();
+        await page.goto(restartable.url);
+        await logIn(page, user);
+        pages.push(page);
+      }
+      const [a, b] = pages as [Page, Page];
+      await sendTo(a, bob, "before the restart");
+      await waitForTexts(b, ["before the restart"]);
+
+      await restartable.stop();
+      const state = a.getByTestId("connection-state");
+      await a.locator('[data-testid="connection-state"][data-state="reconnecting"]').waitFor();
+      assert.match((await state.textContent()) ?? "", /Reconnecting/);
+      await sendTo(a, bob, "written while the server was away");
+      assert.equal((await statusOf(a, "while the server was away")).status, "waiting");
+
+      restartable = await startChatServer({ workers: 1, port });
+      await waitConnected(a);
+      await waitForTexts(b, ["before the restart", "written while the server was away"], 30_000);
+      // "delivered", or "stored" if alice's page came back before bob's did.
+      await eventually(async () =>
+        assert.match(
+          (await statusOf(a, "while the server was away")).status ?? "",
+          /^(delivered|stored)$/,
+        ),
+      );
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await restartable.stop();
+    }
+  });
+
   it.todo("through HAProxy against two hosts (needs multi-host mode)");
+
+  it("with a server that requires tokens: says so without one, logs in with one", async (t) => {
+    const secret = "web-client-test-secret-0123456789";
+    const authServer = await startChatServer({ workers: 1, args: ["--auth-secret", secret] });
+    try {
+      const probe = connect(authServer.url);
+      const enforced = !(await logInSocket(probe, uniqueName("probe"))).ok;
+      probe.disconnect();
+      if (!enforced) return t.skip("this server build does not check tokens yet");
+      const alice = uniqueName("alice");
+      const context = await browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      await page.goto(authServer.url);
+      await page.getByTestId("login-username").fill(alice);
+      await page.getByTestId("login-submit").click();
+      const loginError = page.getByTestId("login-error");
+      await loginError.waitFor();
+      assert.match((await loginError.textContent()) ?? "", /needs a valid token/);
+      await page.getByTestId("login-token").fill(await signToken(secret, alice));
+      await page.getByTestId("login-submit").click();
+      await waitConnected(page);
+      assert.equal(await loginError.isVisible(), false);
+    } finally {
+      await authServer.stop();
+    }
+  });
 });

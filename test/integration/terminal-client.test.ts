@@ -10,13 +10,16 @@ import { after, before, describe, it } from "node:test";
 import { type ChatServer, CLI, startChatServer } from "../helpers/chat-server.js";
 import {
   closeAll,
+  connect,
   connectAs,
   eventually,
   listUsers,
+  logIn,
   send,
   uniqueName,
   waitForMessages,
 } from "../helpers/clients.js";
+import { signToken } from "../helpers/tokens.js";
 
 const MAX_BYTES = 64;
 
@@ -286,5 +289,37 @@ describe("terminal client (chat-server client)", () => {
     } finally {
       relay.close();
     }
+  });
+});
+
+describe("terminal client with a server that requires tokens", () => {
+  const secret = "terminal-client-test-secret-0123456789";
+  let server: ChatServer;
+  let enforced = false;
+
+  before(async () => {
+    server = await startChatServer({ workers: 1, args: ["--auth-secret", secret] });
+    const probe = connect(server.url);
+    enforced = !(await logIn(probe, uniqueName("probe"))).ok;
+    probe.disconnect();
+  });
+
+  after(async () => {
+    closeAll();
+    await server?.stop();
+  });
+
+  it("is refused without --token (one line, exit 1) and sends with a valid one", async (t) => {
+    if (!enforced) return t.skip("this server build does not check tokens yet");
+    const alice = uniqueName("alice");
+    const refused = await runPiped(server.url, alice, "bob: hi\n");
+    assert.equal(refused.code, 1);
+    assert.deepEqual(refused.stderr, [
+      `chat-server client: cannot log in as ${alice}: the server did not accept the token for this username (UNAUTHORIZED)`,
+    ]);
+    const token = await signToken(secret, alice);
+    const accepted = await runPiped(server.url, alice, "bob: hi\n", ["--token", token]);
+    assert.equal(accepted.code, 0, accepted.stderr.join("\n"));
+    assert.deepEqual(accepted.stderr, []);
   });
 });
