@@ -17,6 +17,7 @@ import {
   type ServerToClientEvents,
 } from "../protocol.js";
 import { type Backend, BackendUnavailableError } from "../routing/backend.js";
+import { type ChatMetrics, NO_METRICS } from "./chat-metrics.js";
 import { failure } from "./errors.js";
 import { LocalSessions } from "./local-sessions.js";
 import { TokenBucket } from "./rate-limiter.js";
@@ -41,17 +42,7 @@ export interface ChatOptions {
   rateLimit: number;
   /** Present when the server requires JWTs. */
   verifyToken: TokenVerifier | undefined;
-}
-
-/** Counters read by the metrics endpoint. */
-export interface ChatStats {
-  received: number;
-  delivered: number;
-  stored: number;
-  rateLimited: number;
-  errors: Map<string, number>;
-  /** Seconds from acceptance to hand-off to the socket, for the latency histogram. */
-  onDeliveryLatency: ((seconds: number) => void) | undefined;
+  metrics?: ChatMetrics;
 }
 
 /** Any event's answer: `{ ok: true, ...fields }` or a failure. */
@@ -68,21 +59,14 @@ class SocketSession {
 
 export class ChatService {
   readonly sessions = new LocalSessions<SocketSession>();
-  readonly stats: ChatStats = {
-    received: 0,
-    delivered: 0,
-    stored: 0,
-    rateLimited: 0,
-    errors: new Map(),
-    onDeliveryLatency: undefined,
-  };
+  private readonly metrics: ChatMetrics;
   private readonly sessionOf = new WeakMap<ChatSocket, SocketSession>();
 
   constructor(private readonly options: ChatOptions) {
+    this.metrics = options.metrics ?? NO_METRICS;
     options.backend.onDeliver((message) => {
       const count = this.sessions.deliver(message);
-      this.stats.delivered += count;
-      if (count > 0) this.stats.onDeliveryLatency?.((Date.now() - message.sentAt) / 1000);
+      if (count > 0) this.metrics.delivered(count, (Date.now() - message.sentAt) / 1000);
     });
   }
 
@@ -132,7 +116,7 @@ export class ChatService {
         else if (!answer.ok) socket.emit(ServerEvent.ChatError, { ...answer.error, event });
       };
       if (!socket.data.bucket.take()) {
-        this.stats.rateLimited++;
+        this.metrics.rateLimited();
         respond(failure(ErrorCode.RateLimited));
         return;
       }
@@ -192,10 +176,10 @@ export class ChatService {
     if (from === undefined) return failure(ErrorCode.NotLoggedIn);
     const checked = checkSend(payload, this.options.maxMessageBytes);
     if (!checked.ok) return failure(checked.code, checked.message);
-    this.stats.received++;
+    this.metrics.received();
     try {
       const result = await this.options.backend.send(from, checked.value.to, checked.value.text);
-      if (result.status === "stored") this.stats.stored++;
+      if (result.status === "stored") this.metrics.stored();
       return { ok: true, id: result.message.id, status: result.status };
     } catch (error) {
       if (error instanceof BackendUnavailableError) return failure(ErrorCode.Unavailable);
@@ -226,7 +210,7 @@ export class ChatService {
   }
 
   private count(error: ChatErrorBody): void {
-    this.stats.errors.set(error.code, (this.stats.errors.get(error.code) ?? 0) + 1);
+    this.metrics.error(error.code);
   }
 
   /** A server fault: logged with its stack, reported to the client without detail. */

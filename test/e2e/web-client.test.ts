@@ -18,7 +18,7 @@ import {
   uniqueName,
   waitForMessages,
 } from "../helpers/clients.js";
-import { signToken } from "../helpers/tokens.js";
+import { signTestToken } from "../helpers/tokens.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -334,7 +334,7 @@ describe("web client in Chromium", () => {
       const loginError = page.getByTestId("login-error");
       await loginError.waitFor();
       assert.match((await loginError.textContent()) ?? "", /needs a valid token/);
-      await page.getByTestId("login-token").fill(await signToken(secret, alice));
+      await page.getByTestId("login-token").fill(await signTestToken(secret, alice));
       await page.getByTestId("login-submit").click();
       await waitConnected(page);
       assert.equal(await loginError.isVisible(), false);

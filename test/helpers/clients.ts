@@ -158,3 +158,31 @@ export function uniqueName(prefix = "u"): string {
   counter++;
   return `${prefix}${process.pid.toString(36)}${counter}`;
 }
+
+/**
+ * A client as the contract expects a careful one to be: it logs in on every (re)connect with
+ * `since` = the last id it saw, and drops duplicates by id. `unique` holds what it kept.
+ */
+export function connectTracking(
+  url: string,
+  username: string,
+  options: Parameters<typeof connect>[1] = {},
+): ChatClient & { unique: Map<string, NewMessage>; logins: number } {
+  const socket = connect(url, options) as ChatClient & {
+    unique: Map<string, NewMessage>;
+    logins: number;
+  };
+  socket.unique = new Map();
+  socket.logins = 0;
+  let lastId: string | undefined;
+  socket.on("new message", (message) => {
+    socket.unique.set(message.id, message);
+    lastId = message.id;
+  });
+  socket.on("connect", () => {
+    socket.emit("log in", { username, ...(lastId ? { since: lastId } : {}) }, (answer) => {
+      if (answer.ok) socket.logins++;
+    });
+  });
+  return socket;
+}

@@ -19,7 +19,7 @@ import {
   uniqueName,
   waitForMessages,
 } from "../helpers/clients.js";
-import { signToken } from "../helpers/tokens.js";
+import { signTestToken } from "../helpers/tokens.js";
 
 const MAX_BYTES = 64;
 
@@ -317,7 +317,7 @@ describe("terminal client with a server that requires tokens", () => {
     assert.deepEqual(refused.stderr, [
       `chat-server client: cannot log in as ${alice}: the server did not accept the token for this username (UNAUTHORIZED)`,
     ]);
-    const token = await signToken(secret, alice);
+    const token = await signTestToken(secret, alice);
     const accepted = await runPiped(server.url, alice, "bob: hi\n", ["--token", token]);
     assert.equal(accepted.code, 0, accepted.stderr.join("\n"));
     assert.deepEqual(accepted.stderr, []);
