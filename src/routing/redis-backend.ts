@@ -71,6 +71,9 @@ export class RedisBackend implements Backend {
   private heartbeatOk = true;
   private started = false;
   private closing: Promise<void> | undefined;
+  /** The clients are being disconnected on purpose: no reconnecting. */
+  private stopping = false;
+  private readonly retryDelayMs: number;
   private ready = false;
   /** Ready once since start: a later change to ready follows an outage. */
   private wasReady = false;
@@ -86,6 +89,7 @@ export class RedisBackend implements Backend {
     this.keys = new RedisKeys(options.prefix);
     this.worker = makeWorkerKey(options.nodeId, options.workerId);
     this.channel = this.keys.deliver(this.worker);
+    this.retryDelayMs = o.maxRetryDelayMs;
     const timings = { commandTimeoutMs: o.commandTimeoutMs, maxRetryDelayMs: o.maxRetryDelayMs };
     this.command = createClient(options, "command", timings, this.logger);
     this.subscriber = createClient(options, "subscriber", timings, this.logger);
@@ -133,8 +137,7 @@ export class RedisBackend implements Backend {
     this.subscriber.off("error", onError);
     const address = describeTarget(this.options);
     if (!connected) {
-      this.command.disconnect();
-      this.subscriber.disconnect();
+      this.disconnect();
       throw new Error(
         `cannot reach Redis at ${address}: ${lastError?.message ?? `no answer within ${deadline} ms`}`,
       );
@@ -142,8 +145,7 @@ export class RedisBackend implements Backend {
     try {
       await this.presence.join();
     } catch (err) {
-      this.command.disconnect();
-      this.subscriber.disconnect();
+      this.disconnect();
       throw new Error(`cannot use Redis at ${address}: ${(err as Error).message}`);
     }
     this.started = true;
@@ -221,11 +223,29 @@ export class RedisBackend implements Backend {
         this.logger.warn({ err: err.message }, "could not remove this worker's presence");
       });
     }
+    this.stopping = true;
     await Promise.all([quit(this.command), quit(this.subscriber)]);
     this.logger.info({ worker: this.worker }, "redis backend closed");
   }
 
+  private disconnect(): void {
+    this.stopping = true;
+    this.command.disconnect();
+    this.subscriber.disconnect();
+  }
+
   private watchConnections(): void {
+    for (const client of [this.command, this.subscriber]) {
+      // ioredis gives up on a client in a few cases (an error while connecting through
+      // Sentinel, for one): a worker must never stay cut off, so start it again.
+      client.on("end", () => {
+        if (this.stopping) return;
+        this.logger.warn({}, "redis client gave up; connecting again");
+        setTimeout(() => {
+          if (!this.stopping && client.status === "end") client.connect().catch(() => {});
+        }, this.retryDelayMs).unref();
+      });
+    }
     this.command.on("ready", () => {
       this.heartbeatOk = true;
       this.update();

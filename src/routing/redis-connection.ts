@@ -50,9 +50,9 @@ function targetOptions(target: RedisTarget): RedisOptions {
       sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
       name: target.masterName,
       sentinelRetryStrategy: (times) => Math.min(100 * times, 1000),
-      // Also listen to the Sentinels' +switch-master, so a master that is demoted but still
-      // answering is left promptly.
-      failoverDetector: true,
+      // No `failoverDetector`: in ioredis 6 its disconnect on +switch-master, when it lands while
+      // the client is already reconnecting (the master was killed), ends the client for good.
+      // A killed master closes the connection anyway, and a demoted one answers READONLY.
     };
   }
   const url = toUrl(target.url ?? "redis://127.0.0.1:6379");
