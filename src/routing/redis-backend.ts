@@ -78,9 +78,6 @@ export class RedisBackend implements Backend {
   /** Ready once since start: a later change to ready follows an outage. */
   private wasReady = false;
   private connectedWaiters: (() => void)[] = [];
-  /** Replays in flight per user: live messages for them wait, so replayed ones come first. */
-  private readonly replaying = new Map<string, number>();
-  private readonly held = new Map<string, NewMessage[]>();
 
   constructor(private readonly options: RedisBackendOptions) {
     const o = { ...REDIS_BACKEND_DEFAULTS, ...stripUndefined(options) };
@@ -162,7 +159,6 @@ export class RedisBackend implements Backend {
   }
 
   async replay(user: string, since: string | undefined): Promise<NewMessage[]> {
-    this.replaying.set(user, (this.replaying.get(user) ?? 0) + 1);
     try {
       const registration = this.presence.takeRegistration(user);
       if (since !== undefined && parseMessageId(since)) {
@@ -173,9 +169,6 @@ export class RedisBackend implements Backend {
       return await (registration ?? this.inbox.drain(user));
     } catch (err) {
       throw this.unavailable(err);
-    } finally {
-      // After the caller's continuation has handed the replayed messages out.
-      setImmediate(() => this.endReplay(user));
     }
   }
 
@@ -296,29 +289,11 @@ export class RedisBackend implements Backend {
   }
 
   private dispatch(message: NewMessage): void {
-    if (this.replaying.has(message.to)) {
-      const list = this.held.get(message.to);
-      if (list) list.push(message);
-      else this.held.set(message.to, [message]);
-      return;
-    }
     try {
       this.deliver(message);
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, "delivery handler failed");
     }
-  }
-
-  private endReplay(user: string): void {
-    const count = (this.replaying.get(user) ?? 1) - 1;
-    if (count > 0) {
-      this.replaying.set(user, count);
-      return;
-    }
-    this.replaying.delete(user);
-    const held = this.held.get(user);
-    this.held.delete(user);
-    for (const message of held ?? []) this.dispatch(message);
   }
 
   private unavailable(err: unknown): BackendUnavailableError {

@@ -81,7 +81,7 @@ export interface ClientTimings {
  */
 export function createClient(
   target: RedisTarget,
-  role: "command" | "subscriber",
+  role: "command" | "subscriber" | "probe",
   timings: ClientTimings,
   logger: BackendLogger,
 ): Redis {
@@ -143,4 +143,35 @@ export function defineScript(
     if (keys.length !== numberOfKeys) throw new Error(`script ${name} takes ${numberOfKeys} keys`);
     return command.call(client, ...keys, ...args);
   };
+}
+
+/**
+ * Checks, before any worker starts, that Redis answers: connects (retrying while `timeoutMs`
+ * lasts, so a Redis that is starting too is waited for), PINGs, and disconnects. Rejects with
+ * one line naming the address: `cannot reach Redis at 127.0.0.1:6390: connect ECONNREFUSED …`.
+ */
+export async function probeRedis(target: RedisTarget, timeoutMs = 5000): Promise<void> {
+  const timings = { commandTimeoutMs: Math.min(timeoutMs, 3000), maxRetryDelayMs: 500 };
+  const client = createClient(target, "probe", timings, silentLogger);
+  let lastError: Error | undefined;
+  client.on("error", (err: Error) => {
+    lastError = err;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const ready = new Promise<boolean>((resolve) => client.once("ready", () => resolve(true)));
+    client.connect().catch(() => {});
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    if (!(await Promise.race([ready, timeout]))) {
+      throw new Error(lastError?.message ?? `no answer within ${timeoutMs} ms`);
+    }
+    await client.ping();
+  } catch (err) {
+    throw new Error(`cannot reach Redis at ${describeTarget(target)}: ${(err as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
 }

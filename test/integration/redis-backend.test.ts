@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { compareMessageIds, parseMessageId } from "../../src/inbox/message-id.js";
 import { createRedisBackend } from "../../src/routing/redis-backend.js";
+import { probeRedis } from "../../src/routing/redis-connection.js";
 import { randomPrefix, startHost, type TestHost } from "../helpers/redis-backend.js";
 import { freePort, type RedisProcess, startRedis } from "../helpers/redis-server.js";
 
@@ -213,5 +214,14 @@ describe("Redis back-end, two hosts on one Redis", () => {
     assert.ok(Date.now() - started < 3000);
     assert.equal(backend.isReady(), false);
     await backend.close();
+  });
+
+  test("probeRedis answers for a live Redis and names the address of a dead one", async () => {
+    await probeRedis({ url: redis.url, masterName: "mymaster" }, 2000);
+    const port = await freePort();
+    await assert.rejects(
+      probeRedis({ url: `127.0.0.1:${port}`, masterName: "mymaster" }, 500),
+      new RegExp(`^Error: cannot reach Redis at 127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`),
+    );
   });
 });
