@@ -23,6 +23,7 @@ import {
 } from "./redis-connection.js";
 import { makeWorkerKey, RedisKeys } from "./redis-keys.js";
 import { parseDelivery, RedisSender } from "./redis-send.js";
+import { ReplicaAcks } from "./replica-acks.js";
 
 export interface RedisBackendOptions extends RedisTarget, Partial<PresenceTimings> {
   /** Prefix of every key and channel. */
@@ -39,6 +40,13 @@ export interface RedisBackendOptions extends RedisTarget, Partial<PresenceTiming
   startTimeoutMs?: number | undefined;
   /** Longest wait between reconnection attempts. Default 1000 ms. */
   maxRetryDelayMs?: number | undefined;
+  /**
+   * Replicas that must confirm a message before it is acknowledged (WAIT, once per turn of
+   * sends), so a Sentinel fail-over cannot lose it. Default 1 through Sentinel, else 0.
+   */
+  replicaAcks?: number | undefined;
+  /** Longest wait for those confirmations. Default 250 ms. */
+  replicaAckTimeoutMs?: number | undefined;
   /** Inbox length, lifetime and replay size. Default 1000 messages, 7 days, 1000. */
   inbox?: Partial<InboxLimits> | undefined;
 }
@@ -48,6 +56,7 @@ export const REDIS_BACKEND_DEFAULTS = Object.freeze({
   commandTimeoutMs: 3000,
   startTimeoutMs: 5000,
   maxRetryDelayMs: 1000,
+  replicaAckTimeoutMs: 250,
 });
 
 export function createRedisBackend(options: RedisBackendOptions): Backend {
@@ -65,6 +74,7 @@ export class RedisBackend implements Backend {
   private readonly inbox: RedisInbox;
   private readonly presence: RedisPresence;
   private readonly sender: RedisSender;
+  private readonly replicaAcks: ReplicaAcks;
   private deliver: (message: NewMessage) => void = () => {};
   private readonly readyHandlers: ((ready: boolean) => void)[] = [];
   private subscribed = false;
@@ -92,6 +102,8 @@ export class RedisBackend implements Backend {
     this.subscriber = createClient(options, "subscriber", timings, this.logger);
     this.inbox = new RedisInbox(this.command, this.keys, limits);
     this.sender = new RedisSender(this.command, this.keys, this.worker, limits);
+    const replicas = o.replicaAcks ?? (options.sentinels?.length ? 1 : 0);
+    this.replicaAcks = new ReplicaAcks(this.command, replicas, o.replicaAckTimeoutMs, this.logger);
     this.presence = new RedisPresence(
       this.command,
       this.keys,
@@ -177,6 +189,7 @@ export class RedisBackend implements Backend {
     let outcome: Awaited<ReturnType<RedisSender["send"]>>;
     try {
       outcome = await this.sender.send(from, to, text);
+      await this.replicaAcks.wait();
     } catch (err) {
       throw this.unavailable(err);
     }
