@@ -30,14 +30,16 @@ export const INBOX_LIMITS: Readonly<InboxLimits> = Object.freeze({
 });
 
 /**
- * Lua: the entries after the cursor (oldest first, at most ARGV[1]), and the cursor moved to the
- * last of them, in one step, so two sessions logging in at once never both get the same ones.
- * Shared by the presence registration script, which appends it per user.
+ * Lua: the entries after the cursor (the newest `limit` of them, oldest first), and the cursor
+ * moved to the newest, in one step, so two sessions logging in at once never both get the same
+ * ones. Shared by the presence registration script, which runs it per user.
  * Expects locals `inboxKey`, `cursorKey`, `limit`, `ttl`; leaves `entries`.
  */
 export const LUA_DRAIN_AFTER_CURSOR = `
 local cursor = redis.call('GET', cursorKey)
-local entries = redis.call('XRANGE', inboxKey, cursor and ('(' .. cursor) or '-', '+', 'COUNT', limit)
+local newest = redis.call('XREVRANGE', inboxKey, '+', cursor and ('(' .. cursor) or '-', 'COUNT', limit)
+local entries = {}
+for i = #newest, 1, -1 do entries[#entries + 1] = newest[i] end
 if #entries > 0 then
   redis.call('SET', cursorKey, entries[#entries][1], 'PX', ttl)
 end
@@ -104,7 +106,8 @@ export class RedisInbox {
     return decodeEntries(user, reply);
   }
 
-  /** The messages no session of `user` has been handed yet, oldest first; moves the cursor. */
+  /** The messages no session of `user` has been handed yet (the newest of them, up to the
+   * replay limit), oldest first; moves the cursor past them. */
   async drain(user: string): Promise<NewMessage[]> {
     const reply = await this.drainScript(
       [this.keys.inbox(user), this.keys.cursor(user)],

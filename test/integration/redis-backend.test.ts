@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { Redis } from "ioredis";
 import { compareMessageIds, parseMessageId } from "../../src/inbox/message-id.js";
 import { createRedisBackend } from "../../src/routing/redis-backend.js";
 import { probeRedis } from "../../src/routing/redis-connection.js";
@@ -105,6 +106,47 @@ describe("Redis back-end, two hosts on one Redis", () => {
     assert.deepEqual(await b.backend.replay("dave", sent[4]?.id), []);
     // An id that is not one is ignored: the replay is of the undelivered ones (none left).
     assert.deepEqual(await b.backend.replay("dave", "not-an-id"), []);
+  });
+
+  test("keeps at least the newest 1000 and replays the newest 1000 stored", async () => {
+    const [a, b] = await twoHosts();
+    const sent = await Promise.all(
+      Array.from({ length: 1100 }, (_, i) => a.backend.send("alice", "gina", `n${i}`)),
+    );
+    const replayed = await b.login("gina");
+    assert.equal(replayed.length, 1000);
+    assert.deepEqual(ids(replayed), ids(sent.slice(100).map((r) => r.message)));
+    assert.deepEqual(await b.backend.replay("gina", undefined), []);
+    const kept = await b.backend.replay("gina", "0-0");
+    assert.equal(kept.length, 1000, "a since-replay returns up to 1000, oldest first");
+    const newest = await b.backend.replay("gina", sent[99]?.message.id);
+    assert.deepEqual(ids(newest), ids(replayed));
+  });
+
+  test("inbox and cursor expire 7 days after the newest write, all keys under the prefix", async () => {
+    const prefix = randomPrefix();
+    const [a, b] = await twoHosts(prefix);
+    await b.login("hank");
+    await a.backend.send("alice", "hank", "hi");
+    const raw = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await raw.connect();
+      const week = 7 * 24 * 3600 * 1000;
+      for (const key of [`${prefix}:inbox:{hank}`, `${prefix}:cursor:{hank}`]) {
+        const ttl = await raw.pttl(key);
+        assert.ok(ttl > week - 60_000 && ttl <= week, `${key}: ${ttl}`);
+      }
+      const all = await raw.keys("*");
+      const ours = all.filter((k) => k.startsWith(`${prefix}:`));
+      assert.ok(ours.length >= 6, ours.join());
+      assert.deepEqual(
+        all.filter((k) => !k.startsWith("test-")),
+        [],
+        "a key outside every test prefix",
+      );
+    } finally {
+      raw.disconnect();
+    }
   });
 
   test("keeps the order of a burst of 200 from one sender", async () => {
