@@ -118,6 +118,7 @@ export class RedisBackend implements Backend {
         heartbeat: (ok) => {
           this.heartbeatOk = ok;
           this.update();
+          this.pingSubscriber();
         },
       },
     );
@@ -299,6 +300,19 @@ export class RedisBackend implements Backend {
     if (ready && this.wasReady) void this.presence.resync();
     if (ready) this.wasReady = true;
     for (const handler of this.readyHandlers) handler(ready);
+  }
+
+  /**
+   * The subscriber only ever reads, so a connection that died silently (no FIN, no RST) would
+   * go unnoticed while PUBLISH still counts it: ping it with each heartbeat, reconnect if mute.
+   */
+  private pingSubscriber(): void {
+    if (this.subscriber.status !== "ready" || this.stopping) return;
+    this.subscriber.ping().catch((err: Error) => {
+      if (this.stopping || this.subscriber.status !== "ready") return;
+      this.logger.warn({ err: err.message }, "subscriber connection mute; reconnecting");
+      this.subscriber.disconnect(true);
+    });
   }
 
   private dispatch(message: NewMessage): void {

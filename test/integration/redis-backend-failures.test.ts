@@ -133,4 +133,29 @@ describe("Redis back-end failures", () => {
     const back = await b.backend.send("bob", "carol", "you were stored while Redis was down?");
     assert.equal(back.status, "delivered");
   });
+
+  test("a frozen Redis (SIGSTOP): requests time out, unready, then ready again", async () => {
+    const prefix = randomPrefix();
+    const timings = { heartbeatMs: 200, ttlMs: 5000, commandTimeoutMs: 500 };
+    const a = await startHost({ url: redis.url, prefix, nodeId: "a", ...timings });
+    hosts.push(a);
+    await a.login("alice");
+    redis.proc().kill("SIGSTOP");
+    try {
+      const t0 = Date.now();
+      await assert.rejects(a.backend.send("alice", "alice", "frozen"), BackendUnavailableError);
+      const failedAfter = Date.now() - t0;
+      assert.ok(failedAfter < 1500, `send failed after ${failedAfter} ms`);
+      await waitFor("unready", () => !a.backend.isReady(), 3000);
+      console.log(
+        `# frozen Redis: send rejected after ${failedAfter} ms, unready after ${Date.now() - t0} ms`,
+      );
+    } finally {
+      redis.proc().kill("SIGCONT");
+    }
+    await waitFor("ready again", () => a.backend.isReady(), 5000);
+    const sent = await a.backend.send("alice", "alice", "thawed");
+    assert.equal(sent.status, "delivered");
+    await waitFor("the thawed message", () => a.to("alice").some((m) => m.id === sent.message.id));
+  });
 });
