@@ -7,7 +7,8 @@ import cluster from "node:cluster";
 import http from "node:http";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
-import { StickyBalancer } from "./cluster/sticky-balancer.js";
+import { AddressLimiter } from "./cluster/address-limiter.js";
+import { refusedForAddress, StickyBalancer } from "./cluster/sticky-balancer.js";
 import { WorkerPool } from "./cluster/worker-pool.js";
 import { ConfigError, isMultiHost, type ServerConfig } from "./config.js";
 import { createPrimaryRoutes } from "./http/primary-routes.js";
@@ -48,10 +49,16 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
         if (ready.some((w) => !w.backendReady)) return "storage unreachable";
         return undefined;
       },
+      overAddressLimit: (req) => refusedForAddress.has(req.socket),
       metrics: async () => ({ contentType: metrics.contentType, body: await metrics.scrape() }),
     }),
   );
-  const balancer = new StickyBalancer({ pool, local, logger, isDraining: () => draining });
+  const limiter = new AddressLimiter(config.maxConnectionsPerIp);
+  pool.on("message", (worker, message) => {
+    if (message.t === "released") for (const a of message.addresses) limiter.release(a, worker.id);
+  });
+  pool.on("exit", (workerId) => limiter.workerGone(workerId));
+  const balancer = new StickyBalancer({ pool, local, logger, limiter, isDraining: () => draining });
   const server = net.createServer((socket) => balancer.handle(socket));
   const shutdown = async (): Promise<void> => {
     if (draining) return;

@@ -18,6 +18,7 @@ import type { ClientToServerEvents, ServerToClientEvents } from "./protocol.js";
 import type { Backend } from "./routing/backend.js";
 import { createBackend } from "./routing/create-backend.js";
 import { EmbeddedBackend } from "./routing/embedded-backend.js";
+import { TurnBatcher } from "./routing/turn-batcher.js";
 
 const LOAD_REPORT_MS = 1000;
 const DRAIN_FLUSH_MS = 2000;
@@ -41,8 +42,6 @@ function corsOption(origins: string[] | undefined): ServerOptions["cors"] {
 }
 
 const httpServer = http.createServer(createStaticHandler());
-// Every request comes back through the primary, which routes it to the worker of its session.
-httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
 const io = new Server<ClientToServerEvents, ServerToClientEvents, object, ChatSocket["data"]>(
   httpServer,
   {
@@ -51,6 +50,9 @@ const io = new Server<ClientToServerEvents, ServerToClientEvents, object, ChatSo
   },
 );
 io.engine.generateId = () => createSessionId(workerId);
+// Every request must come back through the primary, which routes it to the worker of its
+// session: no keep-alive. (Added after Socket.IO, which wraps the listeners present before it.)
+httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
 
 const embedded = new EmbeddedBackend({
   send: (ops) => tell({ t: "chat", ops }),
@@ -81,6 +83,7 @@ process.on("message", (message: unknown, handle: unknown) => {
         handle.destroy();
         return;
       }
+      if (message.counted) trackCountedHandshake(handle);
       httpServer.emit("connection", handle);
       handle.unshift(Buffer.from(message.head, "latin1"));
       break;
@@ -110,6 +113,29 @@ process.on("uncaughtException", (error) => {
 });
 
 io.on("connection", (socket) => chat.attach(socket));
+
+/**
+ * Sessions the primary counted against their address's limit: tell it when each ends, or when
+ * the handshake's connection closed without starting one.
+ */
+const countedHandshakes = new Map<NetSocket, string>();
+const released = new TurnBatcher<string>((addresses) => tell({ t: "released", addresses }));
+function trackCountedHandshake(socket: NetSocket): void {
+  const address = socket.remoteAddress ?? "";
+  countedHandshakes.set(socket, address);
+  socket.once("close", () => {
+    if (countedHandshakes.delete(socket)) released.push(address);
+  });
+}
+io.engine.on(
+  "connection",
+  (session: { request: http.IncomingMessage; once(e: "close", f: () => void): void }) => {
+    const address = countedHandshakes.get(session.request.socket as NetSocket);
+    if (address === undefined) return;
+    countedHandshakes.delete(session.request.socket as NetSocket);
+    session.once("close", () => released.push(address));
+  },
+);
 
 try {
   await backend.start();
