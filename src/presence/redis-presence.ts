@@ -153,12 +153,17 @@ export class RedisPresence {
     this.timer.unref();
   }
 
-  /** Stops the heartbeat and removes this worker and its users from presence. */
-  async leave(): Promise<void> {
+  /** Stops the heartbeat and forgets the local users. */
+  stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
     this.local.clear();
     this.registrations.clear();
+  }
+
+  /** Stops, and removes this worker and its users from presence in Redis. */
+  async leave(): Promise<void> {
+    this.stop();
     await this.rejoinCall("leave");
   }
 

@@ -229,6 +229,9 @@ export class RedisBackend implements Backend {
       await this.presence.leave().catch((err: Error) => {
         this.logger.warn({ err: err.message }, "could not remove this worker's presence");
       });
+    } else {
+      // Unreachable: the other hosts sweep this worker's users once its heartbeat expires.
+      this.presence.stop();
     }
     this.stopping = true;
     await Promise.all([quit(this.command), quit(this.subscriber)]);
