@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import type { Redis } from "ioredis";
 import { BackendUnavailableError } from "../../src/routing/backend.js";
 import { randomPrefix, startHost, type TestHost } from "../helpers/redis-backend.js";
 import { type RedisProcess, startRedis, waitFor } from "../helpers/redis-server.js";
@@ -157,5 +158,25 @@ describe("Redis back-end failures", () => {
     const sent = await a.backend.send("alice", "alice", "thawed");
     assert.equal(sent.status, "delivered");
     await waitFor("the thawed message", () => a.to("alice").some((m) => m.id === sent.message.id));
+  });
+
+  test("a client that ioredis gives up on is connected again", async () => {
+    const a = await startHost({
+      url: redis.url,
+      prefix: randomPrefix(),
+      nodeId: "a",
+      maxRetryDelayMs: 100,
+    });
+    hosts.push(a);
+    await a.login("alice");
+    // What ioredis does when it gives up (as after a Sentinel error mid-connect): status "end".
+    const clients = a.backend as unknown as { command: Redis; subscriber: Redis };
+    clients.command.disconnect();
+    clients.subscriber.disconnect();
+    await waitFor("unready", () => !a.backend.isReady(), 2000);
+    await waitFor("ready again", () => a.backend.isReady(), 5000);
+    const sent = await a.backend.send("alice", "alice", "back");
+    assert.equal(sent.status, "delivered");
+    await waitFor("the message", () => a.to("alice").some((m) => m.id === sent.message.id));
   });
 });
