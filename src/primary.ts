@@ -15,6 +15,7 @@ import { createPrimaryRoutes } from "./http/primary-routes.js";
 import { createLogger } from "./logger.js";
 import { PrimaryMetrics } from "./metrics/primary-metrics.js";
 import { EmbeddedHub } from "./routing/embedded-hub.js";
+import { probeRedis } from "./routing/redis-connection.js";
 
 export interface RunningPrimary {
   port: number;
@@ -23,6 +24,7 @@ export interface RunningPrimary {
 
 export async function runPrimary(config: Readonly<ServerConfig>): Promise<RunningPrimary> {
   const logger = createLogger(config.logLevel, "primary");
+  if (isMultiHost(config)) await checkRedis(config);
   if (config.authSecret === undefined) {
     logger.warn("no --auth-secret: anyone can log in as any username (development mode)");
   }
@@ -108,6 +110,20 @@ function createHub(pool: WorkerPool): EmbeddedHub {
   });
   pool.on("exit", (workerId) => hub.workerGone(workerId));
   return hub;
+}
+
+/** An unreachable Redis at start-up is a user mistake: one line naming the address, exit 1. */
+async function checkRedis(config: ServerConfig): Promise<void> {
+  try {
+    await probeRedis({
+      url: config.redisUrl,
+      sentinels: config.redisSentinels,
+      masterName: config.redisMaster,
+    });
+  } catch (error) {
+    const option = config.redisSentinels ? "--redis-sentinels" : "--redis";
+    throw new ConfigError(`${option}: ${(error as Error).message}`);
+  }
 }
 
 function listen(server: net.Server, config: ServerConfig): Promise<number> {

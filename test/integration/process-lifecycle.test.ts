@@ -119,6 +119,11 @@ describe("process lifecycle", () => {
     ["an unknown command", ["serve"], /unknown command 'serve'/],
     ["a bad log level", ["start", "--log-level", "loud"], /--log-level/],
     ["a bad Redis address", ["start", "--redis", "host:notaport"], /--redis/],
+    [
+      "an unreachable Redis",
+      ["start", "--port", "0", "--redis", "127.0.0.1:1"],
+      /^chat-server: --redis: cannot reach Redis at 127\.0\.0\.1:1: /,
+    ],
   ];
   for (const [what, args, pattern] of badCommands) {
     it(`CLI: ${what} gives one line naming it and a non-zero exit`, () => {
