@@ -250,6 +250,8 @@ describe("two hosts on one Redis behind HAProxy", { skip: haproxyMissing }, () =
       const users = await listUsers(c);
       assert.ok(users.ok && users.users.includes(c.name) && !users.users.includes(doomedName));
     }
+    const total = [...acked.values()].reduce((n, ids) => n + ids.length, 0);
+    console.log(`# ${total} messages acknowledged to the moving clients, none lost`);
     await waitForMessages(
       watcher,
       (m) => m.filter((x) => x.message.endsWith("is back")).length === 2,
