@@ -18,6 +18,16 @@ import {
   uniqueName,
   waitForMessages,
 } from "../helpers/clients.js";
+import {
+  type Haproxy,
+  haproxyMissing,
+  startHaproxy,
+  waitForServerStatus,
+} from "../helpers/haproxy.js";
+import { PresenceProbe, startHost } from "../helpers/multi-host.js";
+import { freePorts } from "../helpers/ports.js";
+import { randomPrefix } from "../helpers/redis-backend.js";
+import { startRedis } from "../helpers/redis-server.js";
 import { signTestToken } from "../helpers/tokens.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -314,7 +324,89 @@ describe("web client in Chromium", () => {
     }
   });
 
-  it.todo("through HAProxy against two hosts (needs multi-host mode)");
+  it("through HAProxy against two hosts on Redis: people on different hosts chat both ways", async (t) => {
+    if (haproxyMissing) return t.skip(haproxyMissing);
+    const [listen, stats, port1, port2] = (await freePorts(4)) as [number, number, number, number];
+    const redis = await startRedis();
+    const prefix = randomPrefix();
+    const probe = new PresenceProbe(redis.port, prefix);
+    const hosts: ChatServer[] = [];
+    let haproxy: Haproxy | undefined;
+    try {
+      const redisArgs = ["--redis", redis.url];
+      hosts.push(
+        ...(await Promise.all([
+          startHost({ redis: redisArgs, prefix, nodeId: "host-a", port: port1 }),
+          startHost({ redis: redisArgs, prefix, nodeId: "host-b", port: port2 }),
+        ])),
+      );
+      haproxy = await startHaproxy({ listen, stats, backends: [port1, port2] });
+      await waitForServerStatus(haproxy.statsUrl, "chat1", "UP");
+      await waitForServerStatus(haproxy.statsUrl, "chat2", "UP");
+
+      // alice's browser is balanced by HAProxy, which pins it to a host with its SERVERID
+      // cookie; bob's browser comes with the other host's cookie, and over long-polling.
+      const alice = uniqueName("alice");
+      const bob = uniqueName("bob");
+      const aliceContext = await browser.newContext();
+      contexts.push(aliceContext);
+      const a = await aliceContext.newPage();
+      a.on("pageerror", (error) => pageErrors.push(error.message));
+      await a.goto(`${haproxy.url}/`);
+      await logIn(a, alice);
+      const cookie = (await aliceContext.cookies(haproxy.url)).find((c) => c.name === "SERVERID");
+      assert.ok(cookie, "HAProxy set no SERVERID cookie");
+      const [aliceServer, bobServer] =
+        cookie.value === "chat1" ? ["chat1", "chat2"] : ["chat2", "chat1"];
+      const hostOf = (server: string) => (server === "chat1" ? "host-a" : "host-b");
+      const bobContext = await browser.newContext({ viewport: PHONE });
+      contexts.push(bobContext);
+      await bobContext.addCookies([{ name: "SERVERID", value: bobServer, url: haproxy.url }]);
+      const b = await bobContext.newPage();
+      b.on("pageerror", (error) => pageErrors.push(error.message));
+      await b.goto(`${haproxy.url}/?transport=polling`);
+      await logIn(b, bob);
+      await probe.waitForHosts(alice, [hostOf(aliceServer)]);
+      await probe.waitForHosts(bob, [hostOf(bobServer)]);
+
+      // alice finds bob, on the other host, among the people online.
+      await a
+        .getByTestId("user-list")
+        .getByRole("button", { name: bob })
+        .click({ timeout: 15_000 });
+      await a.getByTestId("message-input").fill("Hello from the other host");
+      await a.getByTestId("send").click();
+      await waitForTexts(b, ["Hello from the other host"]);
+      await b.getByTestId("message-input").fill("Loud and clear, across HAProxy");
+      await b.getByTestId("message-input").press("Enter");
+      const conversation = ["Hello from the other host", "Loud and clear, across HAProxy"];
+      await waitForTexts(a, conversation);
+      await waitForTexts(b, conversation);
+      await eventually(async () =>
+        assert.equal((await statusOf(b, "Loud and clear")).status, "delivered"),
+      );
+      assert.equal(
+        await b.getByTestId("connection-state").getAttribute("data-transport"),
+        "polling",
+      );
+      await eventually(async () =>
+        assert.equal(
+          await a.getByTestId("connection-state").getAttribute("data-transport"),
+          "websocket",
+        ),
+      );
+      // Still on the hosts they started on: the cookie kept every polling request there.
+      assert.deepEqual(await probe.hostsOf(bob), [hostOf(bobServer)]);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await a.screenshot({ path: path.join(ARTIFACTS, "web-client-two-hosts.png") });
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      probe.close();
+      await haproxy?.stop();
+      await Promise.all(hosts.map((h) => h.stop()));
+      await redis.stop();
+    }
+  });
 
   it("with a server that requires tokens: says so without one, logs in with one", async (t) => {
     const secret = "web-client-test-secret-0123456789";
