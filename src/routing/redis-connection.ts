@@ -3,6 +3,7 @@
  * options that make them fail fast instead of queueing, reconnect by themselves, and never crash
  * the process on a connection error.
  */
+import { isIP } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 
 /** The pino methods the back-end logs through (a pino logger fits). */
@@ -57,13 +58,16 @@ function targetOptions(target: RedisTarget): RedisOptions {
   }
   const url = toUrl(target.url ?? "redis://127.0.0.1:6379");
   const db = Number(url.pathname.replace(/^\//, "") || "0");
+  const host = url.hostname.replace(/^\[|\]$/g, "");
   return {
-    host: url.hostname.replace(/^\[|\]$/g, ""),
+    host,
     port: Number(url.port || "6379"),
     ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
     ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
     ...(Number.isInteger(db) && db > 0 ? { db } : {}),
-    ...(url.protocol === "rediss:" ? { tls: { servername: url.hostname } } : {}),
+    // SNI takes a name only (Node warns on every connection given an IP address); the
+    // certificate is checked against the host either way.
+    ...(url.protocol === "rediss:" ? { tls: isIP(host) ? {} : { servername: host } } : {}),
   };
 }
 
