@@ -153,11 +153,15 @@ export async function startRedis(
   options: { port?: number; args?: string[] } = {},
 ): Promise<RedisProcess> {
   const port = options.port ?? (await freePort());
+  // Its own directory, so that nothing it writes (a replica's sync, say) lands in the checkout.
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chat-redis-"));
   const args = [
     "--port",
     String(port),
     "--bind",
     HOST,
+    "--dir",
+    dir,
     "--save",
     "",
     "--appendonly",
@@ -165,7 +169,12 @@ export async function startRedis(
     ...(options.args ?? []),
   ];
   const output: string[] = [];
-  return handle(args, port, await launch(args, port, output), output);
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const proc = await launch(args, port, output).catch((error: Error) => {
+    cleanup();
+    throw error;
+  });
+  return handle(args, port, proc, output, cleanup);
 }
 
 export interface SentinelOptions {
