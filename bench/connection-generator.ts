@@ -1,0 +1,70 @@
+/**
+ * A connection-load generator (a child process of the benchmark; see connection-messages.ts):
+ * opens its share of logged-in WebSocket sessions at a bounded concurrency and holds them.
+ */
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { Socket } from "socket.io-client";
+import { ClientFailure, connectAndLogIn, forEachLimited, tally } from "./client.js";
+import { nowUs } from "./clock.js";
+import type { ConnectionCommand, ConnectionReply, ConnectionRun } from "./connection-messages.js";
+import { encode, newHistogram } from "./latency.js";
+import { ownCpuUs } from "./proc-stats.js";
+
+const sockets: Socket[] = [];
+
+function reply(message: ConnectionReply): void {
+  process.send?.(message);
+}
+
+async function run(command: ConnectionRun): Promise<void> {
+  const histogram = newHistogram();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  const failures: Record<string, number> = {};
+  let failed = 0;
+  let lastUs = 0;
+  const progress = setInterval(
+    () => reply({ type: "progress", connected: sockets.length, failed }),
+    500,
+  );
+  loopDelay.enable();
+  const cpuBefore = ownCpuUs();
+  const firstUs = nowUs();
+  await forEachLimited(command.count, command.concurrency, async (i) => {
+    const index = command.first + i;
+    const startUs = nowUs();
+    try {
+      const socket = await connectAndLogIn(command.url, `c${index}`, {
+        transport: "websocket",
+        localAddress: command.localAddresses[index % command.localAddresses.length],
+        timeoutMs: command.timeoutMs,
+      });
+      lastUs = nowUs();
+      histogram.recordValue(Math.max(1, lastUs - startUs));
+      sockets.push(socket);
+    } catch (error) {
+      failed++;
+      tally(failures, error instanceof ClientFailure ? error.message : String(error));
+    }
+  });
+  loopDelay.disable();
+  clearInterval(progress);
+  const elapsedUs = Math.max(1, nowUs() - firstUs);
+  reply({
+    type: "done",
+    connected: sockets.length,
+    failed,
+    failures,
+    firstUs,
+    lastUs: lastUs || nowUs(),
+    histogram: encode(histogram),
+    loopDelayP99Ms: loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : 0,
+    loopDelayMaxMs: loopDelay.count > 0 ? loopDelay.max / 1e6 : 0,
+    cpuCores: (ownCpuUs() - cpuBefore) / elapsedUs,
+  });
+}
+
+process.on("message", (command: ConnectionCommand) => {
+  if (command.type === "run") void run(command);
+  else if (command.type === "close") process.exit(0);
+});
+process.on("disconnect", () => process.exit(0));
