@@ -8,9 +8,23 @@ import { ClientFailure, connectAndLogIn, forEachLimited, tally } from "./client.
 import { nowUs } from "./clock.js";
 import type { ConnectionCommand, ConnectionReply, ConnectionRun } from "./connection-messages.js";
 import { encode, newHistogram } from "./latency.js";
+import { openLeanSession } from "./lean-client.js";
 import { ownCpuUs } from "./proc-stats.js";
 
-const sockets: Socket[] = [];
+const sessions: { close(): void }[] = [];
+
+function open(command: ConnectionRun, index: number): Promise<{ close(): void }> {
+  const username = `c${index}`;
+  const localAddress = command.localAddresses[index % command.localAddresses.length];
+  if (command.client === "lean") {
+    return openLeanSession(command.url, username, { localAddress, timeoutMs: command.timeoutMs });
+  }
+  return connectAndLogIn(command.url, username, {
+    transport: "websocket",
+    localAddress,
+    timeoutMs: command.timeoutMs,
+  }).then((socket: Socket) => ({ close: () => socket.disconnect() }));
+}
 
 function reply(message: ConnectionReply): void {
   process.send?.(message);
@@ -23,7 +37,7 @@ async function run(command: ConnectionRun): Promise<void> {
   let failed = 0;
   let lastUs = 0;
   const progress = setInterval(
-    () => reply({ type: "progress", connected: sockets.length, failed }),
+    () => reply({ type: "progress", connected: sessions.length, failed }),
     500,
   );
   loopDelay.enable();
@@ -33,14 +47,9 @@ async function run(command: ConnectionRun): Promise<void> {
     const index = command.first + i;
     const startUs = nowUs();
     try {
-      const socket = await connectAndLogIn(command.url, `c${index}`, {
-        transport: "websocket",
-        localAddress: command.localAddresses[index % command.localAddresses.length],
-        timeoutMs: command.timeoutMs,
-      });
+      sessions.push(await open(command, index));
       lastUs = nowUs();
       histogram.recordValue(Math.max(1, lastUs - startUs));
-      sockets.push(socket);
     } catch (error) {
       failed++;
       tally(failures, error instanceof ClientFailure ? error.message : String(error));
@@ -51,7 +60,7 @@ async function run(command: ConnectionRun): Promise<void> {
   const elapsedUs = Math.max(1, nowUs() - firstUs);
   reply({
     type: "done",
-    connected: sockets.length,
+    connected: sessions.length,
     failed,
     failures,
     firstUs,

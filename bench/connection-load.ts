@@ -8,6 +8,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { nowUs } from "./clock.js";
 import type {
+  ConnectionClient,
   ConnectionCommand,
   ConnectionDone,
   ConnectionProgress,
@@ -15,7 +16,8 @@ import type {
 } from "./connection-messages.js";
 import { GeneratorPool } from "./generator-pool.js";
 import { encode, merge, summarize } from "./latency.js";
-import { sampleTree } from "./proc-stats.js";
+import { endLoadWindow, loadNotes, machineLoad, startLoadWindow } from "./machine-load.js";
+import { cpuBetween, sampleTree } from "./proc-stats.js";
 import type { ConnectionResult, RunIdentity } from "./results.js";
 import type { RunningServer } from "./server-process.js";
 
@@ -29,6 +31,7 @@ export interface ConnectionOptions {
   /** Sessions per source address. */
   perAddress: number;
   timeoutMs: number;
+  client: ConnectionClient;
   progress(line: string): void;
 }
 
@@ -48,6 +51,7 @@ export async function runConnectionLoad(
   try {
     await sleep(500); // let the idle server settle before its RSS is taken
     const before = sampleTree(server.pid);
+    const loadWindow = startLoadWindow();
     const startUs = nowUs();
     for (let g = 0; g < count; g++) {
       const first = Math.floor((g * attempted) / count);
@@ -60,6 +64,7 @@ export async function runConnectionLoad(
         concurrency: Math.max(1, Math.round(options.concurrency / count)),
         localAddresses,
         timeoutMs: options.timeoutMs,
+        client: options.client,
       });
     }
     const progress = setInterval(() => {
@@ -77,9 +82,14 @@ export async function runConnectionLoad(
     const done = await pool.collect<ConnectionDone>("done", limitMs).finally(() => {
       clearInterval(progress);
     });
+    const serverCores = cpuBetween(before, sampleTree(server.pid)) / (nowUs() - startUs);
+    const generatorCores = done.reduce((sum, d) => sum + d.cpuCores, 0);
+    const load = machineLoad(endLoadWindow(loadWindow), serverCores + generatorCores);
     await sleep(1000); // let the server finish the work the last log-ins started
     const after = sampleTree(server.pid);
-    return summarizeRun(id, options.connections, attempted, done, before, after, addressCount);
+    const result = summarizeRun(id, options.connections, attempted, done, before, after);
+    const notes = [...result.notes, ...loadNotes(load)];
+    return { ...result, ...load, sourceAddresses: addressCount, notes };
   } finally {
     await pool.close();
   }
@@ -92,7 +102,6 @@ function summarizeRun(
   done: ConnectionDone[],
   before: { rssBytes: number },
   after: { rssBytes: number },
-  sourceAddresses: number,
 ): ConnectionResult {
   const connected = done.reduce((sum, d) => sum + d.connected, 0);
   const failed = done.reduce((sum, d) => sum + d.failed, 0);
@@ -132,7 +141,10 @@ function summarizeRun(
     rssAfterMb: after.rssBytes / MB,
     rssPerConnectionKb: connected > 0 ? (after.rssBytes - before.rssBytes) / 1024 / connected : 0,
     setupMs: summarize(histogram),
-    sourceAddresses,
+    sourceAddresses: 0, // filled in by the caller, with the machine load
+    machineCores: 0,
+    otherCores: 0,
+    cpus: 0,
     generators: done.map((d) => ({
       clients: d.connected,
       loopDelayP99Ms: d.loopDelayP99Ms,

@@ -14,7 +14,11 @@ export interface ConnectionRun {
   /** Source addresses, used round-robin (127.0.0.x: each has its own ephemeral ports). */
   localAddresses: string[];
   timeoutMs: number;
+  /** "lean": bare WebSocket client (lean-client.ts); "socket.io": socket.io-client. */
+  client: ConnectionClient;
 }
+
+export type ConnectionClient = "lean" | "socket.io";
 
 export interface ConnectionProgress {
   type: "progress";

@@ -15,6 +15,7 @@ import type {
 } from "./dm-messages.js";
 import { GeneratorPool } from "./generator-pool.js";
 import { encode, merge, summarize } from "./latency.js";
+import { endLoadWindow, loadNotes, machineLoad, startLoadWindow } from "./machine-load.js";
 import { cpuBetween, sampleTree } from "./proc-stats.js";
 import type { DmResult, RunIdentity } from "./results.js";
 import type { RunningServer } from "./server-process.js";
@@ -99,11 +100,13 @@ async function measure(
   };
   await tick(windowStartUs, () => show("warming up"));
   const before = sampleTree(server.pid);
+  const loadWindow = startLoadWindow();
   await tick(windowEndUs, () => {
     const elapsed = (nowUs() - windowStartUs) / 1e6;
     show(`measuring ${elapsed.toFixed(0)}/${options.durationS} s`);
   });
   const after = sampleTree(server.pid);
+  const loadSpan = endLoadWindow(loadWindow);
   const windowS = options.durationS;
 
   // Drain: wait until every measured message has arrived, or give up after drainS.
@@ -124,6 +127,8 @@ async function measure(
   const histogram = merge(results.map((r) => r.histogram));
   const cpuUs = cpuBetween(before, after);
   const connectFailures = ready.reduce((sum, r) => sum + r.failed, 0);
+  const serverCores = cpuUs / (windowS * 1e6);
+  const generatorCores = results.reduce((sum, r) => sum + r.cpuCores, 0);
   const result: DmResult = {
     ...id,
     scenario: "dm",
@@ -137,7 +142,8 @@ async function measure(
     throughput: totals.receivedInWindow / windowS,
     latencyMs: summarize(histogram),
     cpuUsPerMessage: totals.receivedInWindow > 0 ? cpuUs / totals.receivedInWindow : 0,
-    serverCores: cpuUs / (windowS * 1e6),
+    serverCores,
+    ...machineLoad(loadSpan, serverCores + generatorCores),
     serverRssMb: after.rssBytes / 2 ** 20,
     serverProcesses: after.processes,
     generators: results.map((r) => ({
@@ -202,5 +208,5 @@ function notes(result: DmResult, ready: DmReady[], options: DmOptions): string[]
     }
   });
   if (result.lost > 0) list.push(`${result.lost} messages not delivered within the drain time`);
-  return list;
+  return [...list, ...loadNotes(result)];
 }

@@ -3,6 +3,7 @@
  * once by commander and validated with clear messages.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
+import type { ConnectionClient } from "./connection-messages.js";
 import type { Transport } from "./dm-messages.js";
 import { parseTargets, type Target } from "./targets.js";
 
@@ -33,6 +34,8 @@ export interface BenchOptions {
   connections: number;
   /** Connection load: sessions being set up at once. */
   concurrency: number;
+  /** Connection load: the client library (lean: a bare WebSocket, cheaper to generate). */
+  connectionClient: ConnectionClient;
   json: boolean;
   html?: string;
 }
@@ -50,6 +53,7 @@ export const DEFAULTS = Object.freeze({
   messageBytes: 32,
   connections: 30_000,
   concurrency: 200,
+  connectionClient: "lean" as ConnectionClient,
 });
 
 function number(min: number, max: number, integer = true) {
@@ -149,6 +153,11 @@ export function parseOptions(argv: string[]): BenchOptions {
         .default(DEFAULTS.concurrency)
         .argParser(number(1, 10_000)),
     )
+    .addOption(
+      new Option("--connection-client <c>", "client of the connection load")
+        .choices(["lean", "socket.io"])
+        .default(DEFAULTS.connectionClient),
+    )
     .option("--json", "print the results as JSON on stdout (progress stays on stderr)", false)
     .option("--html <file>", "write an HTML report with latency charts to <file>");
   program.parse(argv, { from: "user" });
@@ -166,6 +175,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     messageBytes: o.messageBytes,
     connections: o.connections,
     concurrency: o.concurrency,
+    connectionClient: o.connectionClient,
     json: o.json,
     html: o.html,
   }) as BenchOptions;

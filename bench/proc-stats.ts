@@ -153,3 +153,28 @@ export function killProcesses(processes: ProcessId[]): void {
     }
   }
 }
+
+/** Busy and total CPU time of the whole machine so far (all cores), microseconds. */
+export interface MachineSample {
+  busyUs: number;
+  totalUs: number;
+}
+
+export function sampleMachine(): MachineSample {
+  const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  const us = (t: number) => (t * 1e6) / CLOCK_TICKS;
+  return { busyUs: us(total - idle), totalUs: us(total) };
+}
+
+/** Cores the machine kept busy between two samples (e.g. 1.5 of 2). */
+export function busyCoresBetween(
+  before: MachineSample,
+  after: MachineSample,
+  wallUs: number,
+): number {
+  return (after.busyUs - before.busyUs) / wallUs;
+}

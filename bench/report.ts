@@ -36,6 +36,12 @@ const DM_FIGURES: Figure<DmResult>[] = [
     digits: 1,
     ratio: false,
   },
+  {
+    name: "other load on the machine (cores)",
+    value: (r) => r.otherCores,
+    digits: 2,
+    ratio: false,
+  },
 ];
 
 const CONNECTION_FIGURES: Figure<ConnectionResult>[] = [
@@ -48,6 +54,12 @@ const CONNECTION_FIGURES: Figure<ConnectionResult>[] = [
   { name: "server RSS idle (MB)", value: (r) => r.rssBeforeMb, digits: 0, ratio: true },
   { name: "server RSS loaded (MB)", value: (r) => r.rssAfterMb, digits: 0, ratio: true },
   { name: "RSS per connection (KB)", value: (r) => r.rssPerConnectionKb, digits: 1, ratio: true },
+  {
+    name: "other load on the machine (cores)",
+    value: (r) => r.otherCores,
+    digits: 2,
+    ratio: false,
+  },
 ];
 
 export function isBaselineName(target: string): boolean {

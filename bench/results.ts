@@ -22,7 +22,16 @@ export interface GeneratorReport {
   sendLagMaxMs?: number;
 }
 
-export interface DmResult extends RunIdentity {
+/** What else kept the machine busy while a run measured (the machine may be shared). */
+export interface MachineLoad {
+  /** Cores busy on the whole machine over the window. */
+  machineCores: number;
+  /** Of those, cores used by processes other than the server, generators and benchmark. */
+  otherCores: number;
+  cpus: number;
+}
+
+export interface DmResult extends RunIdentity, MachineLoad {
   scenario: "dm";
   transport: string;
   clients: number;
@@ -52,7 +61,7 @@ export interface DmResult extends RunIdentity {
   histogram: string;
 }
 
-export interface ConnectionResult extends RunIdentity {
+export interface ConnectionResult extends RunIdentity, MachineLoad {
   scenario: "connections";
   requested: number;
   attempted: number;

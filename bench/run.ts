@@ -80,6 +80,7 @@ async function runOne(run: PlannedRun, options: BenchOptions): Promise<ScenarioR
       perGenerator: 5000,
       perAddress: 10_000,
       timeoutMs: 20_000,
+      client: options.connectionClient,
       progress: progressLine.show,
     });
   } finally {
