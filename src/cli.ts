@@ -76,7 +76,10 @@ function buildProgram(): Command {
         .argParser(integer(1, 1024)),
     )
     .addOption(
-      new Option("--redis <url>", "Redis for multi-host mode: host, host:port, redis://…, rediss://…")
+      new Option(
+        "--redis <url>",
+        "Redis for multi-host mode: host, host:port, redis://…, rediss://…",
+      )
         .env("REDIS_URL")
         .argParser(wrap(parseRedisUrl)),
     )
@@ -96,9 +99,10 @@ function buildProgram(): Command {
         .default(DEFAULTS.redisPrefix),
     )
     .addOption(
-      new Option("--node-id <id>", "this host's name in presence data (default: <hostname>:<port>)").env(
-        "NODE_ID",
-      ),
+      new Option(
+        "--node-id <id>",
+        "this host's name in presence data (default: <hostname>:<port>)",
+      ).env("NODE_ID"),
     )
     .addOption(
       new Option("--auth-secret <s>", "require HS256 JWTs whose sub is the username").env(
@@ -133,7 +137,10 @@ function buildProgram(): Command {
       ).env("CORS_ORIGIN"),
     )
     .addOption(
-      new Option("--max-connections-per-ip <n>", "simultaneous connections per client address, 0 = no limit")
+      new Option(
+        "--max-connections-per-ip <n>",
+        "simultaneous connections per client address, 0 = no limit",
+      )
         .env("MAX_CONNECTIONS_PER_IP")
         .default(DEFAULTS.maxConnectionsPerIp)
         .argParser(integer(0, 10_000_000)),

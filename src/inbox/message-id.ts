@@ -30,7 +30,8 @@ export class MessageIdGenerator {
   private last: MessageIdParts = { ms: 0, seq: 0 };
 
   next(now = Date.now()): string {
-    this.last = now > this.last.ms ? { ms: now, seq: 0 } : { ms: this.last.ms, seq: this.last.seq + 1 };
+    this.last =
+      now > this.last.ms ? { ms: now, seq: 0 } : { ms: this.last.ms, seq: this.last.seq + 1 };
     return formatMessageId(this.last);
   }
 }

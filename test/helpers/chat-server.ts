@@ -85,8 +85,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     workerPids: () =>
       server
         .logs()
-        .filter((log) => log.msg === "worker ready" && typeof log.pid === "number")
-        .map((log) => log.pid as number),
+        .filter((log) => log.msg === "worker ready" && typeof log.workerPid === "number")
+        .map((log) => log.workerPid as number),
     async stop(signal = "SIGTERM") {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill(signal);

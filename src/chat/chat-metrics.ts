@@ -1,0 +1,19 @@
+/**
+ * What the chat service reports as it works; the worker plugs in Prometheus counters.
+ */
+export interface ChatMetrics {
+  received(): void;
+  /** A message reached `sessions` local sockets, `latencySeconds` after it was accepted. */
+  delivered(sessions: number, latencySeconds: number): void;
+  stored(): void;
+  error(code: string): void;
+  rateLimited(): void;
+}
+
+export const NO_METRICS: ChatMetrics = {
+  received() {},
+  delivered() {},
+  stored() {},
+  error() {},
+  rateLimited() {},
+};

@@ -1,0 +1,221 @@
+/**
+ * The chat protocol on one worker: validates each client event, applies the rate limit, talks to
+ * the back-end (presence, inbox, routing) and answers through the acknowledgement or `chat error`.
+ * It knows nothing of transports or of where other users are.
+ */
+import type { Logger } from "pino";
+import type { Socket } from "socket.io";
+import {
+  type Answer,
+  type ChatErrorBody,
+  ClientEvent,
+  type ClientToServerEvents,
+  ErrorCode,
+  MAX_LISTED_USERS,
+  type NewMessage,
+  ServerEvent,
+  type ServerToClientEvents,
+} from "../protocol.js";
+import { type Backend, BackendUnavailableError } from "../routing/backend.js";
+import { type ChatMetrics, NO_METRICS } from "./chat-metrics.js";
+import { failure } from "./errors.js";
+import { LocalSessions } from "./local-sessions.js";
+import { TokenBucket } from "./rate-limiter.js";
+import { checkLogIn, checkSend } from "./validate.js";
+
+export interface SocketData {
+  username: string | undefined;
+  bucket: TokenBucket;
+}
+
+export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, object, SocketData>;
+
+export type TokenVerifier = (
+  token: unknown,
+  username: string | undefined,
+) => Promise<{ ok: true; username: string } | { ok: false; reason: string }>;
+
+export interface ChatOptions {
+  backend: Backend;
+  logger: Logger;
+  maxMessageBytes: number;
+  rateLimit: number;
+  /** Present when the server requires JWTs. */
+  verifyToken: TokenVerifier | undefined;
+  metrics?: ChatMetrics;
+}
+
+/** Any event's answer: `{ ok: true, ...fields }` or a failure. */
+type AnyAnswer = Answer<Record<string, unknown>>;
+
+const KNOWN_EVENTS = new Set<string>(Object.values(ClientEvent));
+
+class SocketSession {
+  constructor(readonly socket: ChatSocket) {}
+  emitMessage(message: NewMessage): void {
+    this.socket.emit(ServerEvent.NewMessage, message);
+  }
+}
+
+export class ChatService {
+  readonly sessions = new LocalSessions<SocketSession>();
+  private readonly metrics: ChatMetrics;
+  private readonly sessionOf = new WeakMap<ChatSocket, SocketSession>();
+
+  constructor(private readonly options: ChatOptions) {
+    this.metrics = options.metrics ?? NO_METRICS;
+    options.backend.onDeliver((message) => {
+      const count = this.sessions.deliver(message);
+      if (count > 0) this.metrics.delivered(count, (Date.now() - message.sentAt) / 1000);
+    });
+  }
+
+  attach(socket: ChatSocket): void {
+    const { rateLimit } = this.options;
+    socket.data.bucket = new TokenBucket(rateLimit, rateLimit * 2);
+    socket.data.username = undefined;
+    this.sessionOf.set(socket, new SocketSession(socket));
+
+    this.handle(socket, ClientEvent.LogIn, (payload) => this.logIn(socket, payload));
+    this.handle(socket, ClientEvent.SendMessage, (payload) => this.sendMessage(socket, payload));
+    this.handle(socket, ClientEvent.ListUsers, () => this.listUsers());
+    this.handle(socket, ClientEvent.LogOut, () => this.logOut(socket));
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === "string" && KNOWN_EVENTS.has(event)) return;
+      const ack =
+        typeof args.at(-1) === "function" ? (args.at(-1) as (a: AnyAnswer) => void) : undefined;
+      const answer = failure(
+        ErrorCode.UnknownEvent,
+        `Unknown event: ${String(event).slice(0, 64)}`,
+      );
+      this.count(answer.error);
+      // Told through the ack when there is one, and always as `chat error` (the contract's rule
+      // for unknown events), so clients listening for either learn of it.
+      ack?.(answer);
+      socket.emit(ServerEvent.ChatError, { ...answer.error, event: String(event).slice(0, 64) });
+    });
+    socket.on("disconnect", () => this.leave(socket));
+  }
+
+  /** Connected sockets: a drain disconnects them at the transport level so clients reconnect. */
+  onlineUserCount(): number {
+    return this.sessions.userCount();
+  }
+
+  private handle(
+    socket: ChatSocket,
+    event: string,
+    handler: (payload: unknown) => Promise<AnyAnswer> | AnyAnswer,
+  ): void {
+    socket.on(event as keyof ClientToServerEvents, (...args: unknown[]) => {
+      const ack =
+        typeof args.at(-1) === "function" ? (args.pop() as (answer: AnyAnswer) => void) : undefined;
+      const respond = (answer: AnyAnswer) => {
+        if (!answer.ok) this.count(answer.error);
+        if (ack) ack(answer);
+        else if (!answer.ok) socket.emit(ServerEvent.ChatError, { ...answer.error, event });
+      };
+      if (!socket.data.bucket.take()) {
+        this.metrics.rateLimited();
+        respond(failure(ErrorCode.RateLimited));
+        return;
+      }
+      let result: Promise<AnyAnswer> | AnyAnswer;
+      try {
+        result = handler(args[0]);
+      } catch (error) {
+        result = this.fault(event, error);
+      }
+      if (result instanceof Promise)
+        result.then(respond, (error) => respond(this.fault(event, error)));
+      else respond(result);
+    });
+  }
+
+  private async logIn(socket: ChatSocket, payload: unknown): Promise<AnyAnswer> {
+    const checked = checkLogIn(payload);
+    if (!checked.ok) return failure(checked.code, checked.message);
+    const { username, since } = checked.value;
+    const current = socket.data.username;
+    if (current !== undefined && current !== username) return failure(ErrorCode.AlreadyLoggedIn);
+    const { verifyToken } = this.options;
+    if (verifyToken) {
+      const token = checked.value.token ?? (socket.handshake.auth as { token?: unknown })?.token;
+      const verdict = await verifyToken(token, username);
+      if (!verdict.ok) {
+        this.options.logger.debug({ reason: verdict.reason }, "log in refused");
+        return failure(ErrorCode.Unauthorized);
+      }
+      if (socket.disconnected) return failure(ErrorCode.Unauthorized);
+      if (socket.data.username !== undefined && socket.data.username !== username) {
+        return failure(ErrorCode.AlreadyLoggedIn);
+      }
+    }
+    const session = this.sessionOf.get(socket) as SocketSession;
+    socket.data.username = username;
+    if (this.sessions.add(username, session)) this.options.backend.addPresence(username);
+    let replayed: NewMessage[];
+    try {
+      replayed = await this.options.backend.replay(username, since);
+    } catch (error) {
+      this.leave(socket);
+      if (error instanceof BackendUnavailableError) return failure(ErrorCode.Unavailable);
+      throw error;
+    }
+    // Answer first, then the replay: "delivered right after their next log in".
+    setImmediate(() => {
+      if (socket.connected && socket.data.username === username) {
+        this.sessions.finishReplay(username, session, replayed);
+      }
+    });
+    return { ok: true, username };
+  }
+
+  private async sendMessage(socket: ChatSocket, payload: unknown): Promise<AnyAnswer> {
+    const from = socket.data.username;
+    if (from === undefined) return failure(ErrorCode.NotLoggedIn);
+    const checked = checkSend(payload, this.options.maxMessageBytes);
+    if (!checked.ok) return failure(checked.code, checked.message);
+    this.metrics.received();
+    try {
+      const result = await this.options.backend.send(from, checked.value.to, checked.value.text);
+      if (result.status === "stored") this.metrics.stored();
+      return { ok: true, id: result.message.id, status: result.status };
+    } catch (error) {
+      if (error instanceof BackendUnavailableError) return failure(ErrorCode.Unavailable);
+      throw error;
+    }
+  }
+
+  private async listUsers(): Promise<AnyAnswer> {
+    try {
+      return { ok: true, users: await this.options.backend.listUsers(MAX_LISTED_USERS) };
+    } catch (error) {
+      if (error instanceof BackendUnavailableError) return failure(ErrorCode.Unavailable);
+      throw error;
+    }
+  }
+
+  private logOut(socket: ChatSocket): AnyAnswer {
+    this.leave(socket);
+    return { ok: true };
+  }
+
+  private leave(socket: ChatSocket): void {
+    const username = socket.data.username;
+    const session = this.sessionOf.get(socket);
+    if (username === undefined || !session) return;
+    socket.data.username = undefined;
+    if (this.sessions.remove(username, session)) this.options.backend.removePresence(username);
+  }
+
+  private count(error: ChatErrorBody): void {
+    this.metrics.error(error.code);
+  }
+
+  /** A server fault: logged with its stack, reported to the client without detail. */
+  private fault(event: string, error: unknown): AnyAnswer {
+    this.options.logger.error({ err: error, event }, "handler failed");
+    return failure(ErrorCode.Unavailable, "Internal error; try again");
+  }
+}

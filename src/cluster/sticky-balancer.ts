@@ -1,0 +1,101 @@
+/**
+ * The primary's connection balancer. It reads each new connection's request head, picks a worker
+ * (the one named in the Engine.IO `sid`, else the least-loaded ready one), stops reading, and
+ * hands the socket itself to that worker with the bytes already read. The worker's own HTTP
+ * parser takes it from there, so no request body or response ever flows through the primary.
+ *
+ * Workers answer with `Connection: close`, so every HTTP request of a long-polling session comes
+ * back through here and reaches the worker holding the session.
+ */
+import type { Server as HttpServer } from "node:http";
+import type { Socket } from "node:net";
+import type { Logger } from "pino";
+import { findHeadEnd, parseRequestHead } from "./request-head.js";
+import { workerIdOfSession } from "./session-id.js";
+import type { PooledWorker, WorkerPool } from "./worker-pool.js";
+
+const MAX_HEAD_BYTES = 16 * 1024;
+const HEAD_TIMEOUT_MS = 10_000;
+/** Paths the primary answers itself: they describe the whole host, not one worker. */
+const PRIMARY_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
+export interface BalancerOptions {
+  pool: WorkerPool;
+  /** The primary's own HTTP server: health, metrics, and 503 when no worker can take a client. */
+  local: HttpServer;
+  logger: Logger;
+  /** While draining, no new session is started here. */
+  isDraining: () => boolean;
+}
+
+export class StickyBalancer {
+  constructor(private readonly options: BalancerOptions) {}
+
+  handle(socket: Socket): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    socket.setTimeout(HEAD_TIMEOUT_MS, () => socket.destroy());
+    socket.on("error", () => socket.destroy());
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      const head = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
+      if (findHeadEnd(head) === -1) {
+        if (size > MAX_HEAD_BYTES) {
+          socket.end("HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n");
+        }
+        return;
+      }
+      socket.removeListener("data", onData);
+      socket.setTimeout(0);
+      this.route(socket, head);
+    };
+    socket.on("data", onData);
+  }
+
+  private route(socket: Socket, head: Buffer): void {
+    const request = parseRequestHead(head);
+    const target = request && !PRIMARY_PATHS.has(request.path) ? this.pick(request.sid) : undefined;
+    if (!target) {
+      this.serveLocally(socket, head);
+      return;
+    }
+    if (!request?.sid) target.connections++;
+    // Stop reading here: whatever the client sends next stays in the kernel for the worker.
+    socket.pause();
+    (socket as unknown as { _handle?: { readStop?: () => void } })._handle?.readStop?.();
+    const buffered = socket.read() as Buffer | null;
+    const bytes = buffered ? Buffer.concat([head, buffered]) : head;
+    target.worker.send(
+      { t: "conn", head: bytes.toString("latin1") },
+      socket,
+      { keepOpen: false },
+      (error) => {
+        if (error) {
+          this.options.logger.debug({ err: error }, "hand-off failed");
+          socket.destroy();
+        }
+      },
+    );
+  }
+
+  /** The worker for a request: the session's own, else the least-loaded ready one. */
+  private pick(sid: string | undefined): PooledWorker | undefined {
+    const { pool } = this.options;
+    if (sid) {
+      const owner = workerIdOfSession(sid);
+      const worker = owner === undefined ? undefined : pool.get(owner);
+      // A session whose worker is gone: any worker answers "unknown session" and the client
+      // starts a new one.
+      if (worker && worker.state !== "starting") return worker;
+      return pool.pickLeastLoaded() ?? pool.all().find((w) => w.state === "draining");
+    }
+    if (this.options.isDraining()) return undefined;
+    return pool.pickLeastLoaded();
+  }
+
+  private serveLocally(socket: Socket, head: Buffer): void {
+    this.options.local.emit("connection", socket);
+    socket.unshift(head);
+  }
+}

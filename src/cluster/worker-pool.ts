@@ -1,0 +1,172 @@
+/**
+ * Forks the Socket.IO workers, replaces those that die (with back-off when they keep dying),
+ * replaces them one at a time on a rolling restart, and drains them on shutdown.
+ * Only workers that said "ready" get new sessions, so no connection lands on a starting worker.
+ */
+import cluster, { type Worker } from "node:cluster";
+import { EventEmitter } from "node:events";
+import type { Logger } from "pino";
+import { isMessage, type PrimaryToWorker, type WorkerToPrimary } from "./ipc.js";
+
+export type WorkerState = "starting" | "ready" | "draining";
+
+export interface PooledWorker {
+  id: number;
+  worker: Worker;
+  state: WorkerState;
+  /** Sessions last reported by the worker plus those handed to it since. */
+  connections: number;
+  /** Whether its storage back-end is reachable (Redis mode). */
+  backendReady: boolean;
+  startedAt: number;
+}
+
+const STABLE_AFTER_MS = 10_000;
+const MAX_BACKOFF_MS = 30_000;
+const READY_TIMEOUT_MS = 30_000;
+
+export interface WorkerPoolEvents {
+  message: [worker: PooledWorker, message: WorkerToPrimary];
+  /** A worker is gone (crashed, killed or drained); its presence must be dropped. */
+  exit: [workerId: number];
+  change: [];
+}
+
+export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
+  private readonly workers = new Map<number, PooledWorker>();
+  private crashStreak = 0;
+  private stopping = false;
+  restarts = 0;
+
+  constructor(
+    private readonly size: number,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly logger: Logger,
+  ) {
+    super();
+  }
+
+  /** Forks every worker; resolves when all are ready. */
+  async start(): Promise<void> {
+    await Promise.all(Array.from({ length: this.size }, () => this.fork()));
+  }
+
+  all(): PooledWorker[] {
+    return [...this.workers.values()];
+  }
+
+  get(id: number): PooledWorker | undefined {
+    return this.workers.get(id);
+  }
+
+  readyCount(): number {
+    return this.all().filter((w) => w.state === "ready").length;
+  }
+
+  /** The ready worker with the fewest sessions, for a client without a session yet. */
+  pickLeastLoaded(): PooledWorker | undefined {
+    let best: PooledWorker | undefined;
+    for (const w of this.workers.values()) {
+      if (w.state !== "ready") continue;
+      if (!best || w.connections < best.connections) best = w;
+    }
+    return best;
+  }
+
+  send(target: PooledWorker, message: PrimaryToWorker): void {
+    if (target.worker.isConnected()) target.worker.send(message);
+  }
+
+  /** Replaces every worker, one at a time: the new one is ready before the old one drains. */
+  async rollingRestart(): Promise<void> {
+    for (const old of this.all()) {
+      if (this.stopping) return;
+      if (old.state !== "ready") continue;
+      await this.fork();
+      await this.drain(old, READY_TIMEOUT_MS);
+    }
+  }
+
+  /** Drains every worker and waits for them to exit (killing stragglers after the timeout). */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.all().map((w) => this.drain(w, timeoutMs)));
+  }
+
+  private async drain(target: PooledWorker, timeoutMs: number): Promise<void> {
+    target.state = "draining";
+    this.emit("change");
+    const exited = new Promise<void>((resolve) => target.worker.once("exit", () => resolve()));
+    this.send(target, { t: "drain" });
+    const timer = setTimeout(() => {
+      this.logger.warn({ worker: target.id }, "worker did not drain in time; killing it");
+      target.worker.process.kill("SIGKILL");
+    }, timeoutMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private fork(): Promise<void> {
+    const worker = cluster.fork(this.env);
+    const entry: PooledWorker = {
+      id: worker.id,
+      worker,
+      state: "starting",
+      connections: 0,
+      backendReady: true,
+      startedAt: Date.now(),
+    };
+    this.workers.set(worker.id, entry);
+    return new Promise<void>((resolve) => {
+      const readyTimer = setTimeout(() => {
+        this.logger.error({ worker: worker.id }, "worker did not become ready in time; killing it");
+        worker.process.kill("SIGKILL");
+      }, READY_TIMEOUT_MS);
+      worker.on("message", (message: unknown) => {
+        if (!isMessage<WorkerToPrimary>(message)) return;
+        if (message.t === "ready") {
+          clearTimeout(readyTimer);
+          if (entry.state === "starting") entry.state = "ready";
+          this.logger.info({ workerId: worker.id, workerPid: worker.process.pid }, "worker ready");
+          this.emit("change");
+          resolve();
+        } else if (message.t === "load") {
+          entry.connections = message.connections;
+        } else if (message.t === "backend") {
+          entry.backendReady = message.ready;
+          this.emit("change");
+        }
+        this.emit("message", entry, message);
+      });
+      worker.on("error", (error) =>
+        this.logger.warn({ worker: worker.id, err: error }, "worker IPC error"),
+      );
+      worker.once("exit", (code, signal) => {
+        clearTimeout(readyTimer);
+        this.workers.delete(worker.id);
+        this.emit("exit", worker.id);
+        this.emit("change");
+        resolve();
+        const expected = entry.state === "draining" || this.stopping;
+        if (expected) {
+          this.logger.info({ worker: worker.id, code, signal }, "worker exited");
+          return;
+        }
+        this.logger.error({ worker: worker.id, code, signal }, "worker died; replacing it");
+        this.replaceAfterCrash(entry);
+      });
+    });
+  }
+
+  private replaceAfterCrash(dead: PooledWorker): void {
+    this.restarts++;
+    const livedLong = Date.now() - dead.startedAt > STABLE_AFTER_MS;
+    this.crashStreak = livedLong ? 0 : this.crashStreak + 1;
+    const delay =
+      this.crashStreak === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.crashStreak);
+    if (delay > 0) this.logger.warn({ delayMs: delay }, "workers keep dying; backing off");
+    setTimeout(() => {
+      if (!this.stopping) void this.fork();
+    }, delay).unref();
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * /metrics for the whole host: the primary asks each ready worker for its metrics over IPC,
+ * sums them with prom-client's aggregation, and adds its own (worker restarts, routing).
+ * Workers that do not answer in time are left out of that scrape rather than failing it.
+ */
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from "prom-client";
+import type { WorkerPool } from "../cluster/worker-pool.js";
+import type { EmbeddedHub } from "../routing/embedded-hub.js";
+
+const SCRAPE_TIMEOUT_MS = 2000;
+
+type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+export class PrimaryMetrics {
+  private readonly registry = new Registry();
+  private readonly waiting = new Map<number, (metrics: MetricsJson[]) => void>();
+  private nextRef = 1;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    hub: EmbeddedHub | undefined,
+  ) {
+    collectDefaultMetrics({ register: this.registry, prefix: "chat_primary_" });
+    new Counter({
+      name: "chat_worker_restarts_total",
+      help: "Workers replaced after dying",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(pool.restarts);
+      },
+    });
+    new Gauge({
+      name: "chat_workers_ready",
+      help: "Workers ready for traffic",
+      registers: [this.registry],
+      collect() {
+        this.set(pool.readyCount());
+      },
+    });
+    if (hub) {
+      new Gauge({
+        name: "chat_online_users",
+        help: "Distinct users online on this host (embedded mode)",
+        registers: [this.registry],
+        collect() {
+          this.set(hub.presence.size());
+        },
+      });
+      new Counter({
+        name: "chat_ipc_batches_total",
+        help: "IPC batches the primary sent to workers (messages and answers of one turn each)",
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(hub.stats.batchesOut);
+        },
+      });
+    }
+    pool.on("message", (_worker, message) => {
+      if (message.t === "metrics")
+        this.waiting.get(message.ref)?.([message.metrics as MetricsJson]);
+    });
+  }
+
+  readonly contentType = this.registry.contentType;
+
+  async scrape(): Promise<string> {
+    const workers = this.pool.all().filter((w) => w.state !== "starting");
+    const answers = await Promise.all(workers.map((w) => this.ask(w.id)));
+    const own = await this.registry.getMetricsAsJSON();
+    return AggregatorRegistry.aggregate([own, ...answers.flat()]).metrics();
+  }
+
+  private ask(workerId: number): Promise<MetricsJson[]> {
+    const worker = this.pool.get(workerId);
+    if (!worker) return Promise.resolve([]);
+    const ref = this.nextRef++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish([]), SCRAPE_TIMEOUT_MS);
+      const finish = (metrics: MetricsJson[]) => {
+        clearTimeout(timer);
+        this.waiting.delete(ref);
+        resolve(metrics);
+      };
+      this.waiting.set(ref, finish);
+      this.pool.send(worker, { t: "metrics", ref });
+    });
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Who is online on which worker, held by the primary in embedded mode. A worker is listed for a
+ * user while at least one of the user's sessions is on it; a worker that dies takes its users'
+ * presence with it at once.
+ */
+
+export class PresenceTable {
+  private readonly workersByUser = new Map<string, Set<number>>();
+  private readonly usersByWorker = new Map<number, Set<string>>();
+  private sorted: string[] | undefined;
+
+  add(user: string, worker: number): void {
+    let workers = this.workersByUser.get(user);
+    if (!workers) {
+      workers = new Set();
+      this.workersByUser.set(user, workers);
+      this.sorted = undefined;
+    }
+    workers.add(worker);
+    let users = this.usersByWorker.get(worker);
+    if (!users) {
+      users = new Set();
+      this.usersByWorker.set(worker, users);
+    }
+    users.add(user);
+  }
+
+  remove(user: string, worker: number): void {
+    this.usersByWorker.get(worker)?.delete(user);
+    const workers = this.workersByUser.get(user);
+    if (!workers) return;
+    workers.delete(worker);
+    if (workers.size === 0) {
+      this.workersByUser.delete(user);
+      this.sorted = undefined;
+    }
+  }
+
+  /** Drops every entry of a worker that is gone; returns the users it held. */
+  removeWorker(worker: number): string[] {
+    const users = [...(this.usersByWorker.get(worker) ?? [])];
+    for (const user of users) this.remove(user, worker);
+    this.usersByWorker.delete(worker);
+    return users;
+  }
+
+  workersOf(user: string): ReadonlySet<number> | undefined {
+    return this.workersByUser.get(user);
+  }
+
+  size(): number {
+    return this.workersByUser.size;
+  }
+
+  /** Online users, sorted; the sort is cached until someone comes or goes. */
+  list(limit: number): string[] {
+    this.sorted ??= [...this.workersByUser.keys()].sort();
+    return this.sorted.slice(0, limit);
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The primary process: listens, balances connections over the workers with sticky sessions,
+ * holds presence and inboxes in embedded mode, answers health and metrics, and coordinates
+ * signals (SIGTERM/SIGINT drain, SIGHUP rolling restart).
+ */
+import cluster from "node:cluster";
+import http from "node:http";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import { StickyBalancer } from "./cluster/sticky-balancer.js";
+import { WorkerPool } from "./cluster/worker-pool.js";
+import { ConfigError, isMultiHost, type ServerConfig } from "./config.js";
+import { createPrimaryRoutes } from "./http/primary-routes.js";
+import { createLogger } from "./logger.js";
+import { PrimaryMetrics } from "./metrics/primary-metrics.js";
+import { EmbeddedHub } from "./routing/embedded-hub.js";
+
+export interface RunningPrimary {
+  port: number;
+  shutdown(): Promise<void>;
+}
+
+export async function runPrimary(config: Readonly<ServerConfig>): Promise<RunningPrimary> {
+  const logger = createLogger(config.logLevel, "primary");
+  if (config.authSecret === undefined) {
+    logger.warn("no --auth-secret: anyone can log in as any username (development mode)");
+  }
+  cluster.setupPrimary({
+    exec: fileURLToPath(new URL("./worker.js", import.meta.url)),
+    args: [],
+    serialization: "json",
+  });
+  const pool = new WorkerPool(
+    config.workers,
+    { CHAT_SERVER_CONFIG: JSON.stringify(config) },
+    logger,
+  );
+  const hub = isMultiHost(config) ? undefined : createHub(pool);
+  const metrics = new PrimaryMetrics(pool, hub);
+  let draining = false;
+
+  const local = http.createServer(
+    createPrimaryRoutes({
+      notReadyReason: () => {
+        if (draining) return "draining";
+        const ready = pool.all().filter((w) => w.state === "ready");
+        if (ready.length === 0) return "no worker ready";
+        if (ready.some((w) => !w.backendReady)) return "storage unreachable";
+        return undefined;
+      },
+      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.scrape() }),
+    }),
+  );
+  const balancer = new StickyBalancer({ pool, local, logger, isDraining: () => draining });
+  const server = net.createServer((socket) => balancer.handle(socket));
+  const shutdown = async (): Promise<void> => {
+    if (draining) return;
+    draining = true;
+    const timeoutMs = config.shutdownTimeout * 1000;
+    logger.info({ timeoutMs }, "draining");
+    const force = setTimeout(() => {
+      logger.warn("shutdown timeout reached; exiting");
+      process.exit(0);
+    }, timeoutMs);
+    force.unref();
+    // Leave a margin so the process is gone within the timeout even if workers must be killed.
+    await pool.stop(Math.max(100, timeoutMs - 500));
+    hub?.close();
+    server.close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown());
+  process.once("SIGINT", () => void shutdown());
+  process.on("SIGHUP", () => {
+    logger.info("SIGHUP: rolling restart of the workers");
+    pool.rollingRestart().then(
+      () => logger.info("rolling restart done"),
+      (error) => logger.error({ err: error }, "rolling restart failed"),
+    );
+  });
+  const port = await listen(server, config);
+  logger.info(
+    { host: config.host, port, workers: config.workers, mode: hub ? "embedded" : "redis" },
+    "listening",
+  );
+
+  await pool.start();
+  logger.info({ ready: pool.readyCount() }, "all workers started");
+
+  return { port, shutdown };
+}
+
+function createHub(pool: WorkerPool): EmbeddedHub {
+  const hub = new EmbeddedHub((workerId, ops) => {
+    const worker = pool.get(workerId);
+    if (worker) pool.send(worker, { t: "chat", ops });
+  });
+  pool.on("message", (worker, message) => {
+    if (message.t === "chat") hub.handle(worker.id, message.ops);
+  });
+  pool.on("exit", (workerId) => hub.workerGone(workerId));
+  return hub;
+}
+
+function listen(server: net.Server, config: ServerConfig): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const where = `${config.host}:${config.port}`;
+      const why =
+        error.code === "EADDRINUSE"
+          ? "the port is in use"
+          : error.code === "EACCES"
+            ? "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+            : error.code === "EADDRNOTAVAIL"
+              ? "no such local address"
+              : error.message;
+      reject(new ConfigError(`--port/--host: cannot listen on ${where}: ${why}`));
+    });
+    // The primary only routes connections; a large backlog absorbs reconnect storms.
+    server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => {
+      const address = server.address();
+      resolve(typeof address === "object" && address ? address.port : config.port);
+    });
+  });
+}

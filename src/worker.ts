@@ -1,0 +1,139 @@
+/**
+ * A Socket.IO worker: an HTTP server that never listens itself (the primary hands it
+ * connections), Socket.IO on top, and the chat service wired to a back-end.
+ */
+import cluster from "node:cluster";
+import http from "node:http";
+import { Socket as NetSocket } from "node:net";
+import type { ServerOptions } from "socket.io";
+import { Server } from "socket.io";
+import { ChatService, type ChatSocket } from "./chat/chat-service.js";
+import { isMessage, type PrimaryToWorker, type WorkerToPrimary } from "./cluster/ipc.js";
+import { createSessionId } from "./cluster/session-id.js";
+import type { ServerConfig } from "./config.js";
+import { createStaticHandler } from "./http/static-files.js";
+import { createLogger } from "./logger.js";
+import { createWorkerMetrics } from "./metrics/worker-metrics.js";
+import type { ClientToServerEvents, ServerToClientEvents } from "./protocol.js";
+import type { Backend } from "./routing/backend.js";
+import { createBackend } from "./routing/create-backend.js";
+import { EmbeddedBackend } from "./routing/embedded-backend.js";
+
+const LOAD_REPORT_MS = 1000;
+const DRAIN_FLUSH_MS = 2000;
+
+const config = JSON.parse(process.env.CHAT_SERVER_CONFIG ?? "{}") as ServerConfig;
+const workerId = cluster.worker?.id ?? 0;
+const logger = createLogger(config.logLevel, workerId);
+
+function tell(message: WorkerToPrimary): void {
+  if (process.connected) process.send?.(message);
+}
+
+/** Socket.IO's frame limit: the largest message, escaped as JSON, plus the envelope. */
+function maxFrameBytes(maxMessageBytes: number): number {
+  return maxMessageBytes * 6 + 16 * 1024;
+}
+
+function corsOption(origins: string[] | undefined): ServerOptions["cors"] {
+  if (!origins) return undefined;
+  return { origin: origins.includes("*") ? true : origins, credentials: true };
+}
+
+const httpServer = http.createServer(createStaticHandler());
+// Every request comes back through the primary, which routes it to the worker of its session.
+httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
+const io = new Server<ClientToServerEvents, ServerToClientEvents, object, ChatSocket["data"]>(
+  httpServer,
+  {
+    maxHttpBufferSize: maxFrameBytes(config.maxMessageBytes),
+    cors: corsOption(config.corsOrigin),
+  },
+);
+io.engine.generateId = () => createSessionId(workerId);
+
+const embedded = new EmbeddedBackend({
+  send: (ops) => tell({ t: "chat", ops }),
+  connected: () => process.connected,
+});
+const backend: Backend = await createBackend(config, workerId, logger, embedded);
+const metrics = createWorkerMetrics({
+  connectedSockets: () => io.engine.clientsCount,
+  loggedInUsers: () => chat.onlineUserCount(),
+  backendUp: () => backend.isReady(),
+});
+const chat = new ChatService({
+  metrics: metrics.chat,
+  backend,
+  logger,
+  maxMessageBytes: config.maxMessageBytes,
+  rateLimit: config.rateLimit,
+  verifyToken: undefined,
+});
+let draining = false;
+
+process.on("message", (message: unknown, handle: unknown) => {
+  if (!isMessage<PrimaryToWorker>(message)) return;
+  switch (message.t) {
+    case "conn":
+      if (!(handle instanceof NetSocket)) return;
+      if (draining) {
+        handle.destroy();
+        return;
+      }
+      httpServer.emit("connection", handle);
+      handle.unshift(Buffer.from(message.head, "latin1"));
+      break;
+    case "chat":
+      embedded.receive(message.ops);
+      break;
+    case "drain":
+      void drain();
+      break;
+    case "metrics":
+      void metrics.registry
+        .getMetricsAsJSON()
+        .then((json) => tell({ t: "metrics", ref: message.ref, metrics: json }));
+      break;
+  }
+});
+
+// The primary coordinates shutdown: Ctrl-C in a terminal signals the whole process group, and
+// workers must not die before the primary drains them. A worker whose primary is gone exits.
+process.on("SIGINT", () => {});
+process.on("SIGTERM", () => void drain());
+process.on("disconnect", () => process.exit(0));
+
+process.on("uncaughtException", (error) => {
+  logger.fatal({ err: error }, "uncaught exception; worker exits");
+  process.exit(1);
+});
+
+io.on("connection", (socket) => chat.attach(socket));
+
+try {
+  await backend.start();
+} catch (error) {
+  logger.fatal({ err: error }, "back-end unreachable");
+  process.exit(1);
+}
+backend.onReadyChange((ready) => tell({ t: "backend", ready }));
+setInterval(() => tell({ t: "load", connections: io.engine.clientsCount }), LOAD_REPORT_MS).unref();
+tell({ t: "ready" });
+
+/**
+ * Closes every client's transport (not its Socket.IO session), which makes Socket.IO clients
+ * reconnect by themselves: behind HAProxy, to a host that is still ready.
+ */
+async function drain(): Promise<void> {
+  if (draining) return;
+  draining = true;
+  logger.info({ clients: io.engine.clientsCount }, "draining");
+  for (const socket of io.of("/").sockets.values()) socket.conn.close();
+  const deadline = Date.now() + DRAIN_FLUSH_MS;
+  while (io.engine.clientsCount > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await backend.close();
+  process.exit(0);
+}

@@ -1,0 +1,85 @@
+/**
+ * GET /metrics is Prometheus text summed over all workers, and its counters follow the traffic.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type ChatServer, startChatServer } from "../helpers/chat-server.js";
+import {
+  closeAll,
+  connect,
+  connectAs,
+  emitAck,
+  eventually,
+  send,
+  uniqueName,
+  waitForMessages,
+  workerOf,
+} from "../helpers/clients.js";
+
+async function scrape(url: string): Promise<Map<string, number>> {
+  const res = await fetch(`${url}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
+  const values = new Map<string, number>();
+  for (const line of (await res.text()).split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return values;
+}
+
+describe("metrics", () => {
+  let server: ChatServer;
+  before(async () => {
+    server = await startChatServer({ workers: 2, args: ["--rate-limit", "2"] });
+  });
+  after(async () => {
+    closeAll();
+    await server.stop();
+  });
+
+  it("counts sockets, messages, errors and rate limiting across both workers", async () => {
+    const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
+    const a = await connectAs(server.url, alice, { transport: "websocket" });
+    const b = await connectAs(server.url, bob, { transport: "websocket" });
+    assert.notEqual(
+      workerOf(a),
+      workerOf(b),
+      "least-loaded balancing puts them on different workers",
+    );
+    const anonymous = connect(server.url, { transport: "websocket" });
+    await emitAck(anonymous, "list users");
+
+    await send(a, bob, "one");
+    await send(b, alice, "two");
+    await send(a, uniqueName("offline"), "three");
+    await waitForMessages(b, (m) => m.length === 1);
+    await waitForMessages(a, (m) => m.length === 1);
+    assert.equal(
+      (await emitAck<{ ok: boolean }>(a, "send message", { username: bob, message: "" })).ok,
+      false,
+    );
+    // --rate-limit 2 allows a burst of 4: alice has used 4 events by now.
+    const limited = await send(a, bob, "too fast");
+    assert.equal(!limited.ok && limited.error.code, "RATE_LIMITED");
+
+    await eventually(async () => {
+      const m = await scrape(server.url);
+      assert.equal(m.get("chat_connected_sockets"), 3);
+      assert.equal(m.get("chat_logged_in_users"), 2);
+      assert.equal(m.get("chat_online_users"), 2);
+      assert.equal(m.get("chat_workers_ready"), 2);
+      assert.equal(m.get("chat_storage_up"), 2);
+      assert.equal(m.get("chat_messages_received_total"), 3);
+      assert.equal(m.get("chat_messages_delivered_total"), 2);
+      assert.equal(m.get("chat_messages_stored_total"), 1);
+      assert.equal(m.get('chat_errors_total{code="INVALID_PAYLOAD"}'), 1);
+      assert.equal(m.get('chat_errors_total{code="RATE_LIMITED"}'), 1);
+      assert.equal(m.get("chat_rate_limited_total"), 1);
+      assert.equal(m.get('chat_delivery_latency_seconds_bucket{le="+Inf"}'), 2);
+      assert.equal(m.get("chat_worker_restarts_total"), 0);
+      assert.ok((m.get("process_resident_memory_bytes") ?? 0) > 0);
+    });
+  });
+});

@@ -1,0 +1,161 @@
+/**
+ * The primary's duties: replace a worker that dies, drop the dead worker's users from presence
+ * at once, drain and exit 0 on SIGTERM within the timeout, and refuse bad options plainly.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { afterEach, describe, it } from "node:test";
+import { type ChatServer, CLI, startChatServer, waitForReady } from "../helpers/chat-server.js";
+import {
+  closeAll,
+  connectAs,
+  eventually,
+  listUsers,
+  logIn,
+  send,
+  uniqueName,
+  waitForEvent,
+  waitForMessages,
+  workerOf,
+} from "../helpers/clients.js";
+
+describe("process lifecycle", () => {
+  const servers: ChatServer[] = [];
+  afterEach(async () => {
+    closeAll();
+    await Promise.all(servers.splice(0).map((s) => s.stop("SIGKILL")));
+  });
+
+  it("kill -9 of a worker: its users go offline at once, the primary replaces it, clients reconnect and chat", async () => {
+    const server = await startChatServer({ workers: 2 });
+    servers.push(server);
+    const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
+    const a = await connectAs(server.url, alice, { transport: "websocket" });
+    let b = await connectAs(server.url, bob, { transport: "websocket" });
+    for (let i = 0; i < 10 && workerOf(b) === workerOf(a); i++) {
+      b.disconnect();
+      b = await connectAs(server.url, bob, { transport: "websocket" });
+    }
+    assert.notEqual(workerOf(a), workerOf(b));
+
+    // The worker holding bob: its pid is in the primary's "worker ready" log line.
+    const victimId = Number.parseInt(workerOf(b), 36);
+    const victim = server
+      .logs()
+      .find((log) => log.msg === "worker ready" && log.workerId === victimId)?.workerPid as number;
+    assert.ok(victim, "found the worker's pid");
+    const dropped = waitForEvent(b, "disconnect");
+    process.kill(victim, "SIGKILL");
+    await dropped;
+
+    // Presence follows at once: bob is offline and messages to him are stored.
+    await eventually(async () => {
+      const answer = await listUsers(a);
+      assert.ok(answer.ok && !answer.users.includes(bob));
+    });
+    const stored = await send(a, bob, "while you were out");
+    assert.ok(stored.ok && stored.status === "stored");
+
+    // The primary forks a replacement; bob's client reconnects by itself and logs in again.
+    await eventually(() => assert.equal(server.workerPids().length, 3), 15_000);
+    await eventually(() => assert.ok(b.connected, "bob's client reconnected"), 15_000);
+    assert.deepEqual(await logIn(b, bob), { ok: true, username: bob });
+    await waitForMessages(b, (m) => m.some((x) => x.message === "while you were out"));
+    await send(a, bob, "welcome back");
+    await waitForMessages(b, (m) => m.some((x) => x.message === "welcome back"));
+  });
+
+  it("SIGTERM: /readyz turns 503, clients are told to reconnect, exit code 0 within the timeout", async () => {
+    const server = await startChatServer({ workers: 2, args: ["--shutdown-timeout", "5"] });
+    servers.push(server);
+    const a = await connectAs(server.url, uniqueName("leaving"), { transport: "websocket" });
+    const disconnected = waitForEvent<string>(a, "disconnect");
+    const started = Date.now();
+    const code = server.stop("SIGTERM");
+    // "transport close" is the reason Socket.IO clients reconnect on (unlike a server kick).
+    assert.equal(await disconnected, "transport close");
+    assert.equal(await code, 0);
+    assert.ok(Date.now() - started < 5000, "exited within --shutdown-timeout");
+  });
+
+  it("SIGINT drains and exits 0 too", async () => {
+    const server = await startChatServer({ workers: 1 });
+    servers.push(server);
+    assert.equal(await server.stop("SIGINT"), 0);
+  });
+
+  it("/readyz answers 503 while no worker is ready, /healthz 200 meanwhile", async () => {
+    const server = await startChatServer({ workers: 2, waitReady: false });
+    servers.push(server);
+    // The primary listens before its workers are up; poll until ready, checking every answer.
+    const seen = new Set<number>();
+    await eventually(async () => {
+      const res = await fetch(`${server.url}/readyz`);
+      seen.add(res.status);
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+      assert.equal(res.status, 200);
+    }, 20_000);
+    // Workers take a few hundred ms to load; the primary answered from its first moment.
+    assert.ok(seen.has(503), "503 while the workers were starting");
+    assert.ok([...seen].every((status) => status === 200 || status === 503));
+    await waitForReady(server.url);
+  });
+
+  const badCommands: [string, string[], RegExp][] = [
+    ["a port that is not a number", ["start", "--port", "eighty"], /--port/],
+    ["a port out of range", ["start", "--port", "70000"], /--port/],
+    ["zero workers", ["start", "--workers", "0"], /--workers/],
+    ["an unknown option", ["start", "--colour", "blue"], /unknown option '--colour'/],
+    ["an unknown command", ["serve"], /unknown command 'serve'/],
+    ["a bad log level", ["start", "--log-level", "loud"], /--log-level/],
+    ["a bad Redis address", ["start", "--redis", "host:notaport"], /--redis/],
+  ];
+  for (const [what, args, pattern] of badCommands) {
+    it(`CLI: ${what} gives one line naming it and a non-zero exit`, () => {
+      const result = spawnSync(process.execPath, [CLI, ...args], {
+        encoding: "utf8",
+        timeout: 10_000,
+      });
+      assert.notEqual(result.status, 0);
+      const lines = result.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, `one line, got:\n${result.stderr}`);
+      assert.match(lines[0] ?? "", pattern);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
+    });
+  }
+
+  it("CLI: a port already in use is one plain line and a non-zero exit", async () => {
+    const server = await startChatServer({ workers: 1 });
+    servers.push(server);
+    const result = spawnSync(
+      process.execPath,
+      [CLI, "start", "--port", String(server.port), "--host", "127.0.0.1"],
+      {
+        encoding: "utf8",
+        timeout: 10_000,
+      },
+    );
+    assert.notEqual(result.status, 0);
+    assert.match(
+      result.stderr.trim(),
+      /^chat-server: --port\/--host: cannot listen on 127\.0\.0\.1:\d+: the port is in use$/,
+    );
+  });
+
+  it("CLI: --help and --version", () => {
+    const help = spawnSync(process.execPath, [CLI, "start", "--help"], { encoding: "utf8" });
+    assert.equal(help.status, 0);
+    for (const option of [
+      "--port",
+      "--workers",
+      "--redis",
+      "--max-message-bytes",
+      "--rate-limit",
+    ]) {
+      assert.ok(help.stdout.includes(option), `help lists ${option}`);
+    }
+    const version = spawnSync(process.execPath, [CLI, "--version"], { encoding: "utf8" });
+    assert.equal(version.status, 0);
+    assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+$/);
+  });
+});
