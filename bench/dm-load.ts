@@ -18,6 +18,7 @@ import { encode, merge, summarize } from "./latency.js";
 import { endLoadWindow, loadNotes, machineLoad, startLoadWindow } from "./machine-load.js";
 import { cpuBetween, sampleTree } from "./proc-stats.js";
 import type { DmResult, RunIdentity } from "./results.js";
+import { countersPer, scrapeCounters } from "./server-metrics.js";
 import type { RunningServer } from "./server-process.js";
 
 export interface DmOptions {
@@ -101,12 +102,14 @@ async function measure(
   await tick(windowStartUs, () => show("warming up"));
   const before = sampleTree(server.pid);
   const loadWindow = startLoadWindow();
+  const countersBefore = await scrapeCounters(server.url);
   await tick(windowEndUs, () => {
     const elapsed = (nowUs() - windowStartUs) / 1e6;
     show(`measuring ${elapsed.toFixed(0)}/${options.durationS} s`);
   });
   const after = sampleTree(server.pid);
   const loadSpan = endLoadWindow(loadWindow);
+  const countersAfter = await scrapeCounters(server.url);
   const windowS = options.durationS;
 
   // Drain: wait until every measured message has arrived, or give up after drainS.
@@ -146,6 +149,7 @@ async function measure(
     ...machineLoad(loadSpan, serverCores + generatorCores),
     serverRssMb: after.rssBytes / 2 ** 20,
     serverProcesses: after.processes,
+    countersPerMessage: countersPer(countersBefore, countersAfter, totals.receivedInWindow),
     generators: results.map((r) => ({
       clients: r.clients,
       loopDelayP99Ms: r.loopDelayP99Ms,

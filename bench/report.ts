@@ -62,6 +62,20 @@ const CONNECTION_FIGURES: Figure<ConnectionResult>[] = [
   },
 ];
 
+/** Rows for the targets' own IPC counters, per delivered message (where a target has them). */
+function counterFigures(results: DmResult[]): Figure<DmResult>[] {
+  const names = new Set(results.flatMap((r) => Object.keys(r.countersPerMessage)));
+  return [...names]
+    .filter((name) => /ipc/i.test(name))
+    .sort()
+    .map((name) => ({
+      name: `${name.replace(/^chat_|_total$/g, "")} per message`,
+      value: (r: DmResult) => r.countersPerMessage[name],
+      digits: 3,
+      ratio: false,
+    }));
+}
+
 export function isBaselineName(target: string): boolean {
   return target === "seed" || target === "cluster";
 }
@@ -136,7 +150,8 @@ export function renderText(results: ScenarioResult[], failures: RunFailure[]): s
     const first = dm[0] as DmResult;
     parts.push(
       `Direct messages: ${first.clients} ${first.transport} clients, ${first.targetRate} msg/s, ` +
-        `${first.durationS} s measured\n\n${table(dm, DM_FIGURES)}${notes(dm)}`,
+        `${first.durationS} s measured\n\n${table(dm, [...DM_FIGURES, ...counterFigures(dm)])}` +
+        notes(dm),
     );
   }
   const conns = results.filter((r): r is ConnectionResult => r.scenario === "connections");

@@ -54,6 +54,8 @@ export interface DmResult extends RunIdentity, MachineLoad {
   serverCores: number;
   serverRssMb: number;
   serverProcesses: number;
+  /** The target's own /metrics counters (name_total) over the window, per delivery. */
+  countersPerMessage: Record<string, number>;
   generators: GeneratorReport[];
   /** Warnings: the generator was the bottleneck, connections failed, ... */
   notes: string[];
