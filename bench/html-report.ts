@@ -37,11 +37,11 @@ function range(series: Series[]): [number, number] {
 
 /** Latency by percentile, every run on one chart (x: 0% .. 99.99%, log of 1/(1-p)). */
 function percentileChart(series: Series[], title: string): string {
-  const [w, h, left, bottom] = [640, 320, 60, 40];
+  const [w, h, left, bottom, right] = [660, 320, 60, 40, 40];
   const [lo, hi] = range(series);
   const maxX = 4; // 99.99%
   const x = (p: number) =>
-    left + (Math.min(maxX, -Math.log10(1 - Math.min(p, 99.999) / 100)) / maxX) * (w - left - 10);
+    left + (Math.min(maxX, -Math.log10(1 - Math.min(p, 99.999) / 100)) / maxX) * (w - left - right);
   const y = (ms: number) =>
     h -
     bottom -
@@ -58,7 +58,7 @@ function percentileChart(series: Series[], title: string): string {
     parts.push(`<text x="${x(p)}" y="${h - bottom + 16}" text-anchor="middle">${label}</text>`);
   }
   for (const v of logTicks(lo, hi)) {
-    parts.push(`<line x1="${left}" x2="${w - 10}" y1="${y(v)}" y2="${y(v)}" class="grid"/>`);
+    parts.push(`<line x1="${left}" x2="${w - right}" y1="${y(v)}" y2="${y(v)}" class="grid"/>`);
     parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
   }
   series.forEach((s, i) => {
@@ -112,7 +112,8 @@ function distributionPanels(series: Series[], lo: number, hi: number): string {
       .join("");
     return `<figure><figcaption>${esc(s.label)}</figcaption><svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}">${bars}${ticks}<text x="${w / 2}" y="${h - 4}" text-anchor="middle">ms (log)</text></svg></figure>`;
   });
-  return `<div class="row">${panels.join("")}</div>`;
+  const caption = "<p>Share of samples per latency bucket (same buckets for every run):</p>";
+  return `${caption}<div class="row">${panels.join("")}</div>`;
 }
 
 function section(results: ScenarioResult[], title: string, what: string): string {
