@@ -57,6 +57,7 @@ async function run(command: ConnectionRun): Promise<void> {
   });
   loopDelay.disable();
   clearInterval(progress);
+  reply({ type: "progress", connected: sessions.length, failed });
   const elapsedUs = Math.max(1, nowUs() - firstUs);
   reply({
     type: "done",

@@ -67,10 +67,13 @@ export async function runConnectionLoad(
         client: options.client,
       });
     }
+    const known: (ConnectionProgress | undefined)[] = new Array(count);
     const progress = setInterval(() => {
-      const latest = pool.latest<ConnectionProgress>("progress");
-      const connected = latest.reduce((sum, p) => sum + (p?.connected ?? 0), 0);
-      const failed = latest.reduce((sum, p) => sum + (p?.failed ?? 0), 0);
+      pool.latest<ConnectionProgress>("progress").forEach((p, g) => {
+        if (p) known[g] = p;
+      });
+      const connected = known.reduce((sum, p) => sum + (p?.connected ?? 0), 0);
+      const failed = known.reduce((sum, p) => sum + (p?.failed ?? 0), 0);
       const seconds = (nowUs() - startUs) / 1e6;
       options.progress(
         `${id.label}: ${connected}/${attempted} logged in, ${failed} failed, ` +

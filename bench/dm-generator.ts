@@ -103,14 +103,13 @@ async function run(command: DmRun): Promise<void> {
   let k = 0;
   while (sending) {
     const now = nowUs();
-    if (now >= windowEndUs) break;
-    for (let dueUs = command.startUs + k * intervalUs; dueUs <= now; ) {
-      if (dueUs >= windowEndUs) break;
+    let dueUs = command.startUs + k * intervalUs;
+    for (; dueUs <= now && dueUs < windowEndUs; dueUs = command.startUs + k * intervalUs) {
       sendLagMaxUs = Math.max(sendLagMaxUs, now - dueUs);
       sendOne(live, config.total, Math.round(dueUs), pad);
       k++;
-      dueUs = command.startUs + k * intervalUs;
     }
+    if (dueUs >= windowEndUs) break;
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   sending = false;

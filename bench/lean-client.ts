@@ -40,7 +40,8 @@ export function openLeanSession(
   const session: LeanSession = { close: () => ws.terminate() };
   return new Promise((resolve, reject) => {
     let settled = false;
-    const timer = setTimeout(() => fail("timeout"), options.timeoutMs);
+    let step: "open" | "connect" | "log in" = "open";
+    const timer = setTimeout(() => fail(`${step}: timeout`), options.timeoutMs);
     const fail = (reason: string) => {
       if (settled) return;
       settled = true;
@@ -53,7 +54,6 @@ export function openLeanSession(
       clearTimeout(timer);
       resolve(session);
     };
-    let step: "open" | "connect" | "log in" = "open";
     ws.on("error", (error) => fail(`${step}: ${error.message}`));
     ws.on("close", () => fail(`${step}: closed`));
     ws.on("message", (data) => {
