@@ -12,18 +12,33 @@ import { openLeanSession } from "./lean-client.js";
 import { ownCpuUs } from "./proc-stats.js";
 
 const sessions: { close(): void }[] = [];
+/** Sessions that closed after logging in, before the run ended. */
+let dropped = 0;
+const onDrop = () => dropped++;
 
 function open(command: ConnectionRun, index: number): Promise<{ close(): void }> {
   const username = `c${index}`;
   const localAddress = command.localAddresses[index % command.localAddresses.length];
   if (command.client === "lean") {
-    return openLeanSession(command.url, username, { localAddress, timeoutMs: command.timeoutMs });
+    return openLeanSession(command.url, username, {
+      localAddress,
+      timeoutMs: command.timeoutMs,
+      onDrop,
+    });
   }
   return connectAndLogIn(command.url, username, {
     transport: "websocket",
     localAddress,
     timeoutMs: command.timeoutMs,
-  }).then((socket: Socket) => ({ close: () => socket.disconnect() }));
+  }).then((socket: Socket) => {
+    socket.on("disconnect", onDrop);
+    return {
+      close() {
+        socket.off("disconnect", onDrop);
+        socket.disconnect();
+      },
+    };
+  });
 }
 
 function reply(message: ConnectionReply): void {
@@ -64,6 +79,7 @@ async function run(command: ConnectionRun): Promise<void> {
     connected: sessions.length,
     failed,
     failures,
+    dropped,
     firstUs,
     lastUs: lastUs || nowUs(),
     histogram: encode(histogram),

@@ -108,6 +108,8 @@ function summarizeRun(
 ): ConnectionResult {
   const connected = done.reduce((sum, d) => sum + d.connected, 0);
   const failed = done.reduce((sum, d) => sum + d.failed, 0);
+  const dropped = done.reduce((sum, d) => sum + d.dropped, 0);
+  const held = connected - dropped;
   const failures: Record<string, number> = {};
   for (const d of done) {
     for (const [reason, n] of Object.entries(d.failures))
@@ -138,11 +140,12 @@ function summarizeRun(
     connected,
     failed,
     failures,
+    dropped,
     elapsedS,
     perSecond: connected / elapsedS,
     rssBeforeMb: before.rssBytes / MB,
     rssAfterMb: after.rssBytes / MB,
-    rssPerConnectionKb: connected > 0 ? (after.rssBytes - before.rssBytes) / 1024 / connected : 0,
+    rssPerConnectionKb: held > 0 ? (after.rssBytes - before.rssBytes) / 1024 / held : 0,
     setupMs: summarize(histogram),
     sourceAddresses: 0, // filled in by the caller, with the machine load
     machineCores: 0,

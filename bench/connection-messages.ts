@@ -31,6 +31,8 @@ export interface ConnectionDone {
   connected: number;
   failed: number;
   failures: Record<string, number>;
+  /** Sessions that logged in and then closed before every session had tried. */
+  dropped: number;
   /** Monotonic microseconds: first connection opened, last one answered. */
   firstUs: number;
   lastUs: number;

@@ -15,6 +15,8 @@ export interface LeanSession {
 export interface LeanOptions {
   localAddress?: string;
   timeoutMs: number;
+  /** Called if the session closes after it logged in. */
+  onDrop?: () => void;
 }
 
 /** Engine.IO packet types (first character of each frame) and Socket.IO ones (second). */
@@ -37,7 +39,12 @@ export function openLeanSession(
     perMessageDeflate: false,
     handshakeTimeout: options.timeoutMs,
   });
-  const session: LeanSession = { close: () => ws.terminate() };
+  const session: LeanSession = {
+    close() {
+      ws.removeAllListeners("close");
+      ws.terminate();
+    },
+  };
   return new Promise((resolve, reject) => {
     let settled = false;
     let step: "open" | "connect" | "log in" = "open";
@@ -55,7 +62,10 @@ export function openLeanSession(
       resolve(session);
     };
     ws.on("error", (error) => fail(`${step}: ${error.message}`));
-    ws.on("close", () => fail(`${step}: closed`));
+    ws.on("close", () => {
+      if (settled && step === "log in") options.onDrop?.();
+      fail(`${step}: closed`);
+    });
     ws.on("message", (data) => {
       const frame = data.toString();
       if (frame === EIO_PING) return ws.send(EIO_PONG);

@@ -44,7 +44,7 @@ export function loadNotes(load: MachineLoad): string[] {
   if (load.otherCores > 0.15) {
     notes.push(
       `other processes kept ${load.otherCores.toFixed(2)} cores busy meanwhile: ` +
-        "latency and rates are disturbed (CPU per message much less so)",
+        "latency and rates are disturbed (CPU and memory per item much less so)",
     );
   }
   if (load.machineCores > 0.9 * load.cpus) {

@@ -48,6 +48,7 @@ const CONNECTION_FIGURES: Figure<ConnectionResult>[] = [
   { name: "connections attempted", value: (r) => r.attempted, digits: 0, ratio: false },
   { name: "logged in", value: (r) => r.connected, digits: 0, ratio: false },
   { name: "failed", value: (r) => r.failed, digits: 0, ratio: true },
+  { name: "dropped after log-in", value: (r) => r.dropped, digits: 0, ratio: true },
   { name: "connections/s", value: (r) => r.perSecond, digits: 0, ratio: true },
   { name: "setup p50 (ms)", value: (r) => r.setupMs.p50, digits: 1, ratio: true },
   { name: "setup p99 (ms)", value: (r) => r.setupMs.p99, digits: 1, ratio: true },

@@ -70,12 +70,14 @@ export interface ConnectionResult extends RunIdentity, MachineLoad {
   connected: number;
   failed: number;
   failures: Record<string, number>;
+  /** Logged in, then closed before all had tried. */
+  dropped: number;
   elapsedS: number;
   /** Logged-in connections per second over the whole ramp. */
   perSecond: number;
   rssBeforeMb: number;
   rssAfterMb: number;
-  /** (tree RSS with every connection open - idle tree RSS) / connected */
+  /** (tree RSS with every connection open - idle tree RSS) / connections still open */
   rssPerConnectionKb: number;
   /** Time from opening a connection to its log-in answer, ms. */
   setupMs: LatencySummary;
