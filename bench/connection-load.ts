@@ -92,6 +92,7 @@ export async function runConnectionLoad(
     const after = sampleTree(server.pid);
     const result = summarizeRun(id, options.connections, attempted, done, before, after);
     const notes = [...result.notes, ...loadNotes(load)];
+    if (!server.alive()) notes.unshift(`the server exited during the run:\n${server.output()}`);
     return { ...result, ...load, sourceAddresses: addressCount, notes };
   } finally {
     await pool.close();

@@ -161,6 +161,8 @@ async function measure(
     histogram: encode(histogram), // one merged histogram per run, for the chart
   };
   result.notes = notes(result, ready, options);
+  if (!server.alive())
+    result.notes.unshift(`the server exited during the run:\n${server.output()}`);
   return result;
 }
 

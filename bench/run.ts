@@ -108,7 +108,8 @@ async function main(): Promise<void> {
   let interrupted = false;
   process.once("SIGINT", () => {
     interrupted = true;
-    progressLine.done("interrupted: finishing the current run, then reporting");
+    // The servers and generators got the same SIGINT: the current run ends with an error.
+    progressLine.done("interrupted: reporting the runs that finished");
   });
   for (const run of plan(options)) {
     if (interrupted) break;

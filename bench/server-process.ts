@@ -16,6 +16,8 @@ export interface RunningServer {
   pid: number;
   /** The last lines it printed (for error reports). */
   output(): string;
+  /** Whether its root process still runs. */
+  alive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function startServer(
     port,
     pid: child.pid ?? -1,
     output: () => lines.join("\n"),
+    alive: () => child.exitCode === null && child.signalCode === null,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const tree = treeProcesses(server.pid);
