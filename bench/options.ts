@@ -36,6 +36,8 @@ export interface BenchOptions {
   concurrency: number;
   /** Connection load: the client library (lean: a bare WebSocket, cheaper to generate). */
   connectionClient: ConnectionClient;
+  /** Times each run is repeated (interleaved); the median repetition is reported. */
+  repeat: number;
   json: boolean;
   html?: string;
 }
@@ -54,6 +56,7 @@ export const DEFAULTS = Object.freeze({
   connections: 30_000,
   concurrency: 200,
   connectionClient: "lean" as ConnectionClient,
+  repeat: 1,
 });
 
 function number(min: number, max: number, integer = true) {
@@ -158,6 +161,11 @@ export function parseOptions(argv: string[]): BenchOptions {
         .choices(["lean", "socket.io"])
         .default(DEFAULTS.connectionClient),
     )
+    .addOption(
+      new Option("--repeat <n>", "run everything n times, interleaved; report the median run")
+        .default(DEFAULTS.repeat)
+        .argParser(number(1, 100)),
+    )
     .option("--json", "print the results as JSON on stdout (progress stays on stderr)", false)
     .option("--html <file>", "write an HTML report with latency charts to <file>");
   program.parse(argv, { from: "user" });
@@ -176,6 +184,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     connections: o.connections,
     concurrency: o.concurrency,
     connectionClient: o.connectionClient,
+    repeat: o.repeat,
     json: o.json,
     html: o.html,
   }) as BenchOptions;

@@ -10,6 +10,7 @@ import { runDmLoad } from "./dm-load.js";
 import { renderHtml } from "./html-report.js";
 import { type BenchOptions, parseOptions, type Scenario } from "./options.js";
 import { openFilesLimit } from "./proc-stats.js";
+import { medianRuns } from "./repeat.js";
 import { type RunFailure, renderText } from "./report.js";
 import type { RunIdentity, ScenarioResult } from "./results.js";
 import { startServer } from "./server-process.js";
@@ -43,11 +44,13 @@ interface PlannedRun extends RunIdentity {
 function plan(options: BenchOptions): PlannedRun[] {
   const runs: PlannedRun[] = [];
   for (const scenario of options.scenarios) {
-    for (const target of options.targets) {
-      const counts = target.usesWorkers ? options.workers : [1];
-      for (const workers of counts) {
-        const label = target.usesWorkers ? `${target.name} w${workers}` : target.name;
-        runs.push({ scenario, label, target: target.name, workers, targetSpec: target });
+    for (let round = 0; round < options.repeat; round++) {
+      for (const target of options.targets) {
+        const counts = target.usesWorkers ? options.workers : [1];
+        for (const workers of counts) {
+          const label = target.usesWorkers ? `${target.name} w${workers}` : target.name;
+          runs.push({ scenario, label, target: target.name, workers, targetSpec: target });
+        }
       }
     }
   }
@@ -103,7 +106,7 @@ function summaryLine(result: ScenarioResult): string {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const results: ScenarioResult[] = [];
+  const runs: ScenarioResult[] = [];
   const failures: RunFailure[] = [];
   let interrupted = false;
   process.once("SIGINT", () => {
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
     if (interrupted) break;
     try {
       const result = await runOne(run, options);
-      results.push(result);
+      runs.push(result);
       progressLine.done(summaryLine(result));
     } catch (error) {
       const message = (error as Error).message;
@@ -123,6 +126,7 @@ async function main(): Promise<void> {
       progressLine.done(`${run.label}: failed: ${message}`);
     }
   }
+  const results = medianRuns(runs);
   const machine = {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? "unknown",
