@@ -2,13 +2,13 @@
  * A connection-load generator (a child process of the benchmark; see connection-messages.ts):
  * opens its share of logged-in WebSocket sessions at a bounded concurrency and holds them.
  */
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Socket } from "socket.io-client";
 import { ClientFailure, connectAndLogIn, forEachLimited, tally } from "./client.js";
 import { nowUs } from "./clock.js";
 import type { ConnectionCommand, ConnectionReply, ConnectionRun } from "./connection-messages.js";
 import { encode, newHistogram } from "./latency.js";
 import { openLeanSession } from "./lean-client.js";
+import { createLoopMonitor } from "./loop-delay.js";
 import { ownCpuUs } from "./proc-stats.js";
 
 const sessions: { close(): void }[] = [];
@@ -47,7 +47,7 @@ function reply(message: ConnectionReply): void {
 
 async function run(command: ConnectionRun): Promise<void> {
   const histogram = newHistogram();
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  const loopDelay = createLoopMonitor();
   const failures: Record<string, number> = {};
   let failed = 0;
   let lastUs = 0;
@@ -83,8 +83,8 @@ async function run(command: ConnectionRun): Promise<void> {
     firstUs,
     lastUs: lastUs || nowUs(),
     histogram: encode(histogram),
-    loopDelayP99Ms: loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : 0,
-    loopDelayMaxMs: loopDelay.count > 0 ? loopDelay.max / 1e6 : 0,
+    loopDelayP99Ms: loopDelay.p99Ms(),
+    loopDelayMaxMs: loopDelay.maxMs(),
     cpuCores: (ownCpuUs() - cpuBefore) / elapsedUs,
   });
 }

@@ -6,13 +6,13 @@
  * so the receiving client (in whichever generator holds it) measures delivery latency from
  * when the message should have left, which also charges the server for any backlog it causes.
  */
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Socket } from "socket.io-client";
 import type { NewMessage, SendMessageAnswer } from "../src/protocol.js";
 import { ClientFailure, connectAndLogIn, forEachLimited, tally } from "./client.js";
 import { nowUs, sleepUntil } from "./clock.js";
 import type { DmCommand, DmCounters, DmReply, DmRun, DmSetup } from "./dm-messages.js";
 import { encode, newHistogram } from "./latency.js";
+import { createLoopMonitor } from "./loop-delay.js";
 import { ownCpuUs } from "./proc-stats.js";
 
 const counters: DmCounters = {
@@ -25,7 +25,7 @@ const counters: DmCounters = {
   disconnects: 0,
 };
 const histogram = newHistogram();
-const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+const loopDelay = createLoopMonitor();
 /** Sockets by user index relative to setup.first (undefined where connecting failed). */
 const clients: (Socket | undefined)[] = [];
 let setup: DmSetup | undefined;
@@ -146,8 +146,8 @@ function finish(): void {
     ...counters,
     clients: clients.filter(Boolean).length,
     histogram: encode(histogram),
-    loopDelayP99Ms: loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : 0,
-    loopDelayMaxMs: loopDelay.count > 0 ? loopDelay.max / 1e6 : 0,
+    loopDelayP99Ms: loopDelay.p99Ms(),
+    loopDelayMaxMs: loopDelay.maxMs(),
     cpuCores: cpuInWindow / Math.max(1, windowEndUs - windowStartUs),
     sendLagMaxMs: sendLagMaxUs / 1000,
   });

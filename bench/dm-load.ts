@@ -205,7 +205,7 @@ function notes(result: DmResult, ready: DmReady[], options: DmOptions): string[]
     list.push(`sent ${result.sent} of the ${expected} scheduled: the generators fell behind`);
   }
   result.generators.forEach((g, i) => {
-    if (g.loopDelayP99Ms > 20 || g.cpuCores > 0.85 || (g.sendLagMaxMs ?? 0) > 100) {
+    if (g.loopDelayP99Ms > 10 || g.cpuCores > 0.85 || (g.sendLagMaxMs ?? 0) > 100) {
       list.push(
         `generator ${i} was busy (event-loop delay p99 ${g.loopDelayP99Ms.toFixed(1)} ms, ` +
           `CPU ${(g.cpuCores * 100).toFixed(0)}% of a core, send lag up to ` +
