@@ -16,15 +16,31 @@ const sessions: { close(): void }[] = [];
 let dropped = 0;
 const onDrop = () => dropped++;
 
-function open(command: ConnectionRun, index: number): Promise<{ close(): void }> {
+/**
+ * Source ports are assigned, not searched for: session i uses address i mod k and port
+ * FIRST_PORT + floor(i / k), unique per address across all generators, below the kernel's
+ * ephemeral range (32768+) so that other programs' automatic ports rarely collide. A port
+ * that is taken anyway is retried once with a kernel-chosen one.
+ */
+const FIRST_PORT = 10_000;
+const LAST_PORT = 32_767;
+
+async function open(command: ConnectionRun, index: number): Promise<{ close(): void }> {
   const username = `c${index}`;
-  const localAddress = command.localAddresses[index % command.localAddresses.length];
+  const addresses = command.localAddresses.length;
+  const localAddress = command.localAddresses[index % addresses];
   if (command.client === "lean") {
-    return openLeanSession(command.url, username, {
-      localAddress,
-      timeoutMs: command.timeoutMs,
-      onDrop,
-    });
+    const port = FIRST_PORT + Math.floor(index / addresses);
+    const options = { localAddress, timeoutMs: command.timeoutMs, onDrop };
+    try {
+      return await openLeanSession(command.url, username, {
+        ...options,
+        localPort: port <= LAST_PORT ? port : undefined,
+      });
+    } catch (error) {
+      if (!String((error as Error).message).includes("EADDRINUSE")) throw error;
+      return openLeanSession(command.url, username, options);
+    }
   }
   return connectAndLogIn(command.url, username, {
     transport: "websocket",

@@ -1,7 +1,10 @@
 /**
  * The connection scenario: open N logged-in WebSocket sessions, a bounded number at a time,
- * from several generator processes and several 127.0.0.x source addresses (one address has
- * only ~28,000 ephemeral ports; one process only 20,000 file descriptors here). Measures
+ * from several generator processes and several 127.0.0.x source addresses (towards one
+ * server address, one source address has at most ~22,000 usable ports; one process may hold
+ * only 20,000 file descriptors here). Source ports are assigned by the generators (see
+ * connection-generator.ts): letting the kernel search for a free one costs more CPU than the
+ * server spends on the connection. Measures
  * failures, accepted connections per second and the server's RSS per connection.
  */
 import path from "node:path";
