@@ -15,6 +15,24 @@ interface Figure<R> {
 
 const maxOf = (values: number[]) => values.reduce((a, b) => Math.max(a, b), 0);
 
+/** Who else used the CPUs: the generators, and processes outside the benchmark. */
+function loadFigures<R extends ScenarioResult>(): Figure<R>[] {
+  return [
+    {
+      name: "generators CPU (cores)",
+      value: (r) => r.generators.reduce((sum, g) => sum + g.cpuCores, 0),
+      digits: 2,
+      ratio: false,
+    },
+    {
+      name: "other load on the machine (cores)",
+      value: (r) => r.otherCores,
+      digits: 2,
+      ratio: false,
+    },
+  ];
+}
+
 const DM_FIGURES: Figure<DmResult>[] = [
   { name: "clients logged in", value: (r) => r.clients, digits: 0, ratio: false },
   { name: "sent (window)", value: (r) => r.sent, digits: 0, ratio: false },
@@ -36,12 +54,7 @@ const DM_FIGURES: Figure<DmResult>[] = [
     digits: 1,
     ratio: false,
   },
-  {
-    name: "other load on the machine (cores)",
-    value: (r) => r.otherCores,
-    digits: 2,
-    ratio: false,
-  },
+  ...loadFigures<DmResult>(),
 ];
 
 const CONNECTION_FIGURES: Figure<ConnectionResult>[] = [
@@ -55,12 +68,7 @@ const CONNECTION_FIGURES: Figure<ConnectionResult>[] = [
   { name: "server RSS idle (MB)", value: (r) => r.rssBeforeMb, digits: 0, ratio: true },
   { name: "server RSS loaded (MB)", value: (r) => r.rssAfterMb, digits: 0, ratio: true },
   { name: "RSS per connection (KB)", value: (r) => r.rssPerConnectionKb, digits: 1, ratio: true },
-  {
-    name: "other load on the machine (cores)",
-    value: (r) => r.otherCores,
-    digits: 2,
-    ratio: false,
-  },
+  ...loadFigures<ConnectionResult>(),
 ];
 
 /** Rows for the targets' own IPC counters, per delivered message (where a target has them). */
