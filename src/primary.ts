@@ -7,13 +7,15 @@ import cluster from "node:cluster";
 import http from "node:http";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
-import { StickyBalancer } from "./cluster/sticky-balancer.js";
+import { AddressLimiter } from "./cluster/address-limiter.js";
+import { refusedForAddress, StickyBalancer } from "./cluster/sticky-balancer.js";
 import { WorkerPool } from "./cluster/worker-pool.js";
 import { ConfigError, isMultiHost, type ServerConfig } from "./config.js";
 import { createPrimaryRoutes } from "./http/primary-routes.js";
 import { createLogger } from "./logger.js";
 import { PrimaryMetrics } from "./metrics/primary-metrics.js";
 import { EmbeddedHub } from "./routing/embedded-hub.js";
+import { probeRedis } from "./routing/redis-connection.js";
 
 export interface RunningPrimary {
   port: number;
@@ -22,6 +24,7 @@ export interface RunningPrimary {
 
 export async function runPrimary(config: Readonly<ServerConfig>): Promise<RunningPrimary> {
   const logger = createLogger(config.logLevel, "primary");
+  if (isMultiHost(config)) await checkRedis(config);
   if (config.authSecret === undefined) {
     logger.warn("no --auth-secret: anyone can log in as any username (development mode)");
   }
@@ -48,10 +51,16 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
         if (ready.some((w) => !w.backendReady)) return "storage unreachable";
         return undefined;
       },
+      overAddressLimit: (req) => refusedForAddress.has(req.socket),
       metrics: async () => ({ contentType: metrics.contentType, body: await metrics.scrape() }),
     }),
   );
-  const balancer = new StickyBalancer({ pool, local, logger, isDraining: () => draining });
+  const limiter = new AddressLimiter(config.maxConnectionsPerIp);
+  pool.on("message", (worker, message) => {
+    if (message.t === "released") for (const a of message.addresses) limiter.release(a, worker.id);
+  });
+  pool.on("exit", (workerId) => limiter.workerGone(workerId));
+  const balancer = new StickyBalancer({ pool, local, logger, limiter, isDraining: () => draining });
   const server = net.createServer((socket) => balancer.handle(socket));
   const shutdown = async (): Promise<void> => {
     if (draining) return;
@@ -101,6 +110,20 @@ function createHub(pool: WorkerPool): EmbeddedHub {
   });
   pool.on("exit", (workerId) => hub.workerGone(workerId));
   return hub;
+}
+
+/** An unreachable Redis at start-up is a user mistake: one line naming the address, exit 1. */
+async function checkRedis(config: ServerConfig): Promise<void> {
+  try {
+    await probeRedis({
+      url: config.redisUrl,
+      sentinels: config.redisSentinels,
+      masterName: config.redisMaster,
+    });
+  } catch (error) {
+    const option = config.redisSentinels ? "--redis-sentinels" : "--redis";
+    throw new ConfigError(`${option}: ${(error as Error).message}`);
+  }
 }
 
 function listen(server: net.Server, config: ServerConfig): Promise<number> {

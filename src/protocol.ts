@@ -82,11 +82,17 @@ export type SendMessageAnswer = Answer<{ id: string; status: DeliveryStatus }>;
 export type ListUsersAnswer = Answer<{ users: string[] }>;
 export type LogOutAnswer = Answer;
 
+/**
+ * What a client emits. On the wire every acknowledgement is optional (without one, an error
+ * comes back as `chat error`), but the map declares it, because socket.io-client can only type
+ * `emitWithAck` and `timeout().emit` from a required last parameter: with `ack?` their payloads
+ * and answers would be `any`. To emit without an acknowledgement, cast the socket.
+ */
 export interface ClientToServerEvents {
-  "log in": (payload: LogInPayload, ack?: (answer: LogInAnswer) => void) => void;
-  "send message": (payload: SendMessagePayload, ack?: (answer: SendMessageAnswer) => void) => void;
-  "list users": (payload?: object, ack?: (answer: ListUsersAnswer) => void) => void;
-  "log out": (ack?: (answer: LogOutAnswer) => void) => void;
+  "log in": (payload: LogInPayload, ack: (answer: LogInAnswer) => void) => void;
+  "send message": (payload: SendMessagePayload, ack: (answer: SendMessageAnswer) => void) => void;
+  "list users": (payload: object, ack: (answer: ListUsersAnswer) => void) => void;
+  "log out": (ack: (answer: LogOutAnswer) => void) => void;
 }
 
 export interface ServerToClientEvents {

@@ -7,6 +7,7 @@ import http from "node:http";
 import { Socket as NetSocket } from "node:net";
 import type { ServerOptions } from "socket.io";
 import { Server } from "socket.io";
+import { createTokenVerifier } from "./chat/auth.js";
 import { ChatService, type ChatSocket } from "./chat/chat-service.js";
 import { isMessage, type PrimaryToWorker, type WorkerToPrimary } from "./cluster/ipc.js";
 import { createSessionId } from "./cluster/session-id.js";
@@ -18,6 +19,7 @@ import type { ClientToServerEvents, ServerToClientEvents } from "./protocol.js";
 import type { Backend } from "./routing/backend.js";
 import { createBackend } from "./routing/create-backend.js";
 import { EmbeddedBackend } from "./routing/embedded-backend.js";
+import { TurnBatcher } from "./routing/turn-batcher.js";
 
 const LOAD_REPORT_MS = 1000;
 const DRAIN_FLUSH_MS = 2000;
@@ -41,8 +43,6 @@ function corsOption(origins: string[] | undefined): ServerOptions["cors"] {
 }
 
 const httpServer = http.createServer(createStaticHandler());
-// Every request comes back through the primary, which routes it to the worker of its session.
-httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
 const io = new Server<ClientToServerEvents, ServerToClientEvents, object, ChatSocket["data"]>(
   httpServer,
   {
@@ -51,6 +51,9 @@ const io = new Server<ClientToServerEvents, ServerToClientEvents, object, ChatSo
   },
 );
 io.engine.generateId = () => createSessionId(workerId);
+// Every request must come back through the primary, which routes it to the worker of its
+// session: no keep-alive. (Added after Socket.IO, which wraps the listeners present before it.)
+httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
 
 const embedded = new EmbeddedBackend({
   send: (ops) => tell({ t: "chat", ops }),
@@ -68,9 +71,11 @@ const chat = new ChatService({
   logger,
   maxMessageBytes: config.maxMessageBytes,
   rateLimit: config.rateLimit,
-  verifyToken: undefined,
+  verifyToken: config.authSecret ? createTokenVerifier(config.authSecret) : undefined,
 });
 let draining = false;
+/** New-session requests handed to this worker so far, for the primary's load accounting. */
+let handshakesReceived = 0;
 
 process.on("message", (message: unknown, handle: unknown) => {
   if (!isMessage<PrimaryToWorker>(message)) return;
@@ -81,6 +86,8 @@ process.on("message", (message: unknown, handle: unknown) => {
         handle.destroy();
         return;
       }
+      if (message.fresh) handshakesReceived++;
+      if (message.counted) trackCountedHandshake(handle);
       httpServer.emit("connection", handle);
       handle.unshift(Buffer.from(message.head, "latin1"));
       break;
@@ -111,6 +118,29 @@ process.on("uncaughtException", (error) => {
 
 io.on("connection", (socket) => chat.attach(socket));
 
+/**
+ * Sessions the primary counted against their address's limit: tell it when each ends, or when
+ * the handshake's connection closed without starting one.
+ */
+const countedHandshakes = new Map<NetSocket, string>();
+const released = new TurnBatcher<string>((addresses) => tell({ t: "released", addresses }));
+function trackCountedHandshake(socket: NetSocket): void {
+  const address = socket.remoteAddress ?? "";
+  countedHandshakes.set(socket, address);
+  socket.once("close", () => {
+    if (countedHandshakes.delete(socket)) released.push(address);
+  });
+}
+io.engine.on(
+  "connection",
+  (session: { request: http.IncomingMessage; once(e: "close", f: () => void): void }) => {
+    const address = countedHandshakes.get(session.request.socket as NetSocket);
+    if (address === undefined) return;
+    countedHandshakes.delete(session.request.socket as NetSocket);
+    session.once("close", () => released.push(address));
+  },
+);
+
 try {
   await backend.start();
 } catch (error) {
@@ -118,7 +148,10 @@ try {
   process.exit(1);
 }
 backend.onReadyChange((ready) => tell({ t: "backend", ready }));
-setInterval(() => tell({ t: "load", connections: io.engine.clientsCount }), LOAD_REPORT_MS).unref();
+setInterval(
+  () => tell({ t: "load", connections: io.engine.clientsCount, handshakes: handshakesReceived }),
+  LOAD_REPORT_MS,
+).unref();
 tell({ t: "ready" });
 
 /**

@@ -17,6 +17,7 @@ import {
   type ServerToClientEvents,
 } from "../protocol.js";
 import { type Backend, BackendUnavailableError } from "../routing/backend.js";
+import type { TokenVerifier } from "./auth.js";
 import { type ChatMetrics, NO_METRICS } from "./chat-metrics.js";
 import { failure } from "./errors.js";
 import { LocalSessions } from "./local-sessions.js";
@@ -29,11 +30,6 @@ export interface SocketData {
 }
 
 export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, object, SocketData>;
-
-export type TokenVerifier = (
-  token: unknown,
-  username: string | undefined,
-) => Promise<{ ok: true; username: string } | { ok: false; reason: string }>;
 
 export interface ChatOptions {
   backend: Backend;

@@ -21,7 +21,7 @@ export type HubResponse =
 
 export type PrimaryToWorker =
   /** A client connection handed over with the bytes the primary already read (latin1). */
-  | { t: "conn"; head: string }
+  | { t: "conn"; head: string; fresh: boolean; counted: boolean }
   | { t: "chat"; ops: HubResponse[] }
   /** Stop taking sessions, disconnect clients so they reconnect elsewhere, then exit. */
   | { t: "drain" }
@@ -30,12 +30,14 @@ export type PrimaryToWorker =
 
 export type WorkerToPrimary =
   | { t: "ready" }
-  /** Periodic load report for least-connection balancing. */
-  | { t: "load"; connections: number }
+  /** Periodic load report for least-connection balancing: sessions open, handshakes received. */
+  | { t: "load"; connections: number; handshakes: number }
   | { t: "chat"; ops: HubRequest[] }
   /** The worker's storage back-end became reachable or unreachable. */
   | { t: "backend"; ready: boolean }
-  | { t: "metrics"; ref: number; metrics: unknown };
+  | { t: "metrics"; ref: number; metrics: unknown }
+  /** Sessions counted by the primary's per-address limit that have ended, by address. */
+  | { t: "released"; addresses: string[] };
 
 export function isMessage<T extends { t: string }>(value: unknown): value is T {
   return (

@@ -10,7 +10,8 @@
 import type { Server as HttpServer } from "node:http";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
-import { findHeadEnd, parseRequestHead } from "./request-head.js";
+import type { AddressLimiter } from "./address-limiter.js";
+import { findHeadEnd, parseRequestHead, type RequestHead } from "./request-head.js";
 import { workerIdOfSession } from "./session-id.js";
 import type { PooledWorker, WorkerPool } from "./worker-pool.js";
 
@@ -26,7 +27,11 @@ export interface BalancerOptions {
   logger: Logger;
   /** While draining, no new session is started here. */
   isDraining: () => boolean;
+  limiter: AddressLimiter;
 }
+
+/** Connections the primary answers 429 because their address holds too many sessions. */
+export const refusedForAddress = new WeakSet<Socket>();
 
 export class StickyBalancer {
   constructor(private readonly options: BalancerOptions) {}
@@ -60,22 +65,37 @@ export class StickyBalancer {
       this.serveLocally(socket, head);
       return;
     }
-    if (!request?.sid) target.connections++;
+    const address = socket.remoteAddress ?? "";
+    const fresh = this.isNewSession(request);
+    const counted = fresh && this.options.limiter.enabled;
+    if (counted && !this.options.limiter.admit(address, target.id)) {
+      refusedForAddress.add(socket);
+      this.serveLocally(socket, head);
+      return;
+    }
+    if (fresh) target.handshakesSent++;
     // Stop reading here: whatever the client sends next stays in the kernel for the worker.
     socket.pause();
     (socket as unknown as { _handle?: { readStop?: () => void } })._handle?.readStop?.();
     const buffered = socket.read() as Buffer | null;
     const bytes = buffered ? Buffer.concat([head, buffered]) : head;
     target.worker.send(
-      { t: "conn", head: bytes.toString("latin1") },
+      { t: "conn", head: bytes.toString("latin1"), fresh, counted },
       socket,
       { keepOpen: false },
       (error) => {
         if (error) {
           this.options.logger.debug({ err: error }, "hand-off failed");
+          if (counted) this.options.limiter.release(address, target.id);
           socket.destroy();
         }
       },
+    );
+  }
+
+  private isNewSession(request: RequestHead | undefined): boolean {
+    return (
+      request !== undefined && request.sid === undefined && request.path.startsWith("/socket.io/")
     );
   }
 

@@ -14,11 +14,20 @@ export interface PooledWorker {
   id: number;
   worker: Worker;
   state: WorkerState;
-  /** Sessions last reported by the worker plus those handed to it since. */
-  connections: number;
+  /** Sessions open at the worker's last report. */
+  reportedSessions: number;
+  /** New-session requests the worker had received at its last report. */
+  reportedHandshakes: number;
+  /** New-session requests handed to it by the balancer, ever. */
+  handshakesSent: number;
   /** Whether its storage back-end is reachable (Redis mode). */
   backendReady: boolean;
   startedAt: number;
+}
+
+/** Sessions at the last report plus handshakes handed over that the report did not count yet. */
+function sessionsOf(worker: PooledWorker): number {
+  return worker.reportedSessions + (worker.handshakesSent - worker.reportedHandshakes);
 }
 
 const STABLE_AFTER_MS = 10_000;
@@ -68,7 +77,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     let best: PooledWorker | undefined;
     for (const w of this.workers.values()) {
       if (w.state !== "ready") continue;
-      if (!best || w.connections < best.connections) best = w;
+      if (!best || sessionsOf(w) < sessionsOf(best)) best = w;
     }
     return best;
   }
@@ -99,7 +108,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     const exited = new Promise<void>((resolve) => target.worker.once("exit", () => resolve()));
     this.send(target, { t: "drain" });
     const timer = setTimeout(() => {
-      this.logger.warn({ worker: target.id }, "worker did not drain in time; killing it");
+      this.logger.warn({ workerId: target.id }, "worker did not drain in time; killing it");
       target.worker.process.kill("SIGKILL");
     }, timeoutMs);
     await exited;
@@ -112,14 +121,19 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       id: worker.id,
       worker,
       state: "starting",
-      connections: 0,
+      reportedSessions: 0,
+      reportedHandshakes: 0,
+      handshakesSent: 0,
       backendReady: true,
       startedAt: Date.now(),
     };
     this.workers.set(worker.id, entry);
     return new Promise<void>((resolve) => {
       const readyTimer = setTimeout(() => {
-        this.logger.error({ worker: worker.id }, "worker did not become ready in time; killing it");
+        this.logger.error(
+          { workerId: worker.id },
+          "worker did not become ready in time; killing it",
+        );
         worker.process.kill("SIGKILL");
       }, READY_TIMEOUT_MS);
       worker.on("message", (message: unknown) => {
@@ -131,7 +145,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
           this.emit("change");
           resolve();
         } else if (message.t === "load") {
-          entry.connections = message.connections;
+          entry.reportedSessions = message.connections;
+          entry.reportedHandshakes = message.handshakes;
         } else if (message.t === "backend") {
           entry.backendReady = message.ready;
           this.emit("change");
@@ -139,7 +154,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         this.emit("message", entry, message);
       });
       worker.on("error", (error) =>
-        this.logger.warn({ worker: worker.id, err: error }, "worker IPC error"),
+        this.logger.warn({ workerId: worker.id, err: error }, "worker IPC error"),
       );
       worker.once("exit", (code, signal) => {
         clearTimeout(readyTimer);
@@ -149,10 +164,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         resolve();
         const expected = entry.state === "draining" || this.stopping;
         if (expected) {
-          this.logger.info({ worker: worker.id, code, signal }, "worker exited");
+          this.logger.info({ workerId: worker.id, code, signal }, "worker exited");
           return;
         }
-        this.logger.error({ worker: worker.id, code, signal }, "worker died; replacing it");
+        this.logger.error({ workerId: worker.id, code, signal }, "worker died; replacing it");
         this.replaceAfterCrash(entry);
       });
     });

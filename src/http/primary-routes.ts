@@ -10,6 +10,8 @@ export interface PrimaryRoutesOptions {
   notReadyReason: () => string | undefined;
   /** Prometheus text of all workers and the primary. */
   metrics: () => Promise<{ contentType: string; body: string }>;
+  /** Whether this request's address already holds as many sessions as it may. */
+  overAddressLimit: (req: IncomingMessage) => boolean;
 }
 
 export function createPrimaryRoutes(options: PrimaryRoutesOptions) {
@@ -26,6 +28,8 @@ export function createPrimaryRoutes(options: PrimaryRoutesOptions) {
         ({ contentType, body }) => res.writeHead(200, { "Content-Type": contentType }).end(body),
         () => text(res, 500, "metrics unavailable\n"),
       );
+    } else if (options.overAddressLimit(req)) {
+      text(res, 429, "too many connections from this address\n");
     } else {
       res.setHeader("Retry-After", "1");
       text(res, 503, "no worker available; try again\n");

@@ -44,8 +44,10 @@ export class MemoryInbox {
     if (!inbox) return [];
     this.dropExpired(inbox, now);
     const sinceId = since === undefined ? undefined : parseMessageId(since);
-    const start = sinceId ? this.firstAfter(inbox.messages, sinceId) : inbox.undelivered;
-    const result = inbox.messages.slice(start, start + this.options.maxPerUser);
+    const after = sinceId ? this.firstAfter(inbox.messages, sinceId) : inbox.undelivered;
+    // The newest maxPerUser at most: what the inbox promises to keep, as in Redis mode.
+    const start = Math.max(after, inbox.messages.length - this.options.maxPerUser);
+    const result = inbox.messages.slice(start);
     inbox.undelivered = inbox.messages.length;
     return result;
   }

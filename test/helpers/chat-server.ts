@@ -94,8 +94,25 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       return code;
     },
   };
-  if (options.waitReady !== false) await waitForReady(url, 20_000);
+  if (options.waitReady !== false) {
+    await waitForReady(url, 20_000);
+    // Ready means one worker can serve; tests that spread clients want every worker up.
+    await waitForLog(server, (log) => log.msg === "all workers started", 20_000);
+  }
   return server;
+}
+
+/** Resolves when a log line matching `predicate` has been printed. */
+export async function waitForLog(
+  server: ChatServer,
+  predicate: (log: Record<string, unknown>) => boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!server.logs().some(predicate)) {
+    if (Date.now() > deadline) throw new Error(`log line not seen within ${timeoutMs} ms`);
+    await sleep(20);
+  }
 }
 
 /** Polls GET /readyz until it answers 200. */

@@ -104,7 +104,7 @@ describe("hostile input", () => {
   it("an error without an acknowledgement callback comes as `chat error`", async () => {
     const socket = connect(server.url);
     const error = waitForEvent<ChatErrorEvent>(socket, "chat error");
-    socket.emit("send message", { username: "bob", message: "hi" });
+    withoutAck(socket).emit("send message", { username: "bob", message: "hi" });
     assert.deepEqual(await error, {
       code: "NOT_LOGGED_IN",
       message: "Log in first",
@@ -157,7 +157,10 @@ describe("hostile input", () => {
       reconnection: false,
     });
     const closed = waitForEvent<string>(socket, "disconnect");
-    socket.emit("send message", { username: "bob", message: "x".repeat(2 * 1024 * 1024) });
+    withoutAck(socket).emit("send message", {
+      username: "bob",
+      message: "x".repeat(2 * 1024 * 1024),
+    });
     assert.equal(await closed, "transport close");
   });
 
@@ -184,3 +187,8 @@ describe("hostile input", () => {
     assert.equal(codeOf(answer), "ALREADY_LOGGED_IN");
   });
 });
+
+/** The typed event map declares every acknowledgement; these tests emit without one on purpose. */
+function withoutAck(socket: object): { emit(event: string, ...args: unknown[]): unknown } {
+  return socket as { emit(event: string, ...args: unknown[]): unknown };
+}

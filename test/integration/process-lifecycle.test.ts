@@ -65,15 +65,25 @@ describe("process lifecycle", () => {
     await waitForMessages(b, (m) => m.some((x) => x.message === "welcome back"));
   });
 
-  it("SIGTERM: /readyz turns 503, clients are told to reconnect, exit code 0 within the timeout", async () => {
+  it("SIGTERM: /readyz turns 503, new sessions are refused, clients are told to reconnect, exit 0 in time", async () => {
     const server = await startChatServer({ workers: 2, args: ["--shutdown-timeout", "5"] });
     servers.push(server);
     const a = await connectAs(server.url, uniqueName("leaving"), { transport: "websocket" });
+    // A long-polling session that never polls again keeps its worker draining for a while.
+    const idle = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(idle.status, 200);
+    await idle.arrayBuffer();
+
     const disconnected = waitForEvent<string>(a, "disconnect");
     const started = Date.now();
     const code = server.stop("SIGTERM");
     // "transport close" is the reason Socket.IO clients reconnect on (unlike a server kick).
     assert.equal(await disconnected, "transport close");
+    const ready = await fetch(`${server.url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match(await ready.text(), /draining/);
+    const handshake = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(handshake.status, 503);
     assert.equal(await code, 0);
     assert.ok(Date.now() - started < 5000, "exited within --shutdown-timeout");
   });
@@ -109,6 +119,11 @@ describe("process lifecycle", () => {
     ["an unknown command", ["serve"], /unknown command 'serve'/],
     ["a bad log level", ["start", "--log-level", "loud"], /--log-level/],
     ["a bad Redis address", ["start", "--redis", "host:notaport"], /--redis/],
+    [
+      "an unreachable Redis",
+      ["start", "--port", "0", "--redis", "127.0.0.1:1"],
+      /^chat-server: --redis: cannot reach Redis at 127\.0\.0\.1:1: /,
+    ],
   ];
   for (const [what, args, pattern] of badCommands) {
     it(`CLI: ${what} gives one line naming it and a non-zero exit`, () => {

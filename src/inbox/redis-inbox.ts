@@ -1,0 +1,118 @@
+/**
+ * Inboxes in Redis: one stream per recipient, `<p>:inbox:{user}`, whose entry ids are the message
+ * ids (`<ms>-<seq>`, ordered per recipient by Redis). Each entry holds the sender (`f`), the text
+ * (`m`) and the acceptance time (`s`). A stream keeps about the newest 1000 entries
+ * (`MAXLEN ~`, which trims whole nodes, so never fewer) and expires 7 days after its newest
+ * write. Beside it, `<p>:cursor:{user}` holds the id of the newest message handed to a session
+ * of the user (live or replayed): the entries after it are those stored while they were offline.
+ *
+ * This file reads inboxes; writing happens in the send script (routing), which must also read
+ * presence in the same atomic step.
+ */
+import type { Redis } from "ioredis";
+import type { NewMessage } from "../protocol.js";
+import { defineScript, type ScriptCall } from "../routing/redis-connection.js";
+import type { RedisKeys } from "../routing/redis-keys.js";
+
+export interface InboxLimits {
+  /** Entries an inbox keeps at least (MAXLEN ~). */
+  maxLength: number;
+  /** Milliseconds an inbox and its cursor live after the newest write. */
+  ttlMs: number;
+  /** Most messages one replay returns. */
+  replayLimit: number;
+}
+
+export const INBOX_LIMITS: Readonly<InboxLimits> = Object.freeze({
+  maxLength: 1000,
+  ttlMs: 7 * 24 * 60 * 60 * 1000,
+  replayLimit: 1000,
+});
+
+/**
+ * Lua: the entries after the cursor (the newest `limit` of them, oldest first), and the cursor
+ * moved to the newest, in one step, so two sessions logging in at once never both get the same
+ * ones. Shared by the presence registration script, which runs it per user.
+ * Expects locals `inboxKey`, `cursorKey`, `limit`, `ttl`; leaves `entries`.
+ */
+export const LUA_DRAIN_AFTER_CURSOR = `
+local cursor = redis.call('GET', cursorKey)
+local newest = redis.call('XREVRANGE', inboxKey, '+', cursor and ('(' .. cursor) or '-', 'COUNT', limit)
+local entries = {}
+for i = #newest, 1, -1 do entries[#entries + 1] = newest[i] end
+if #entries > 0 then
+  redis.call('SET', cursorKey, entries[#entries][1], 'PX', ttl)
+end
+`;
+
+const DRAIN_SCRIPT = `
+local inboxKey, cursorKey = KEYS[1], KEYS[2]
+local limit, ttl = ARGV[1], ARGV[2]
+${LUA_DRAIN_AFTER_CURSOR}
+return entries
+`;
+
+/** A stream entry as ioredis returns it: `[id, [field, value, field, value, …]]`. */
+type StreamEntry = [string, string[]];
+
+/** Turns XRANGE entries of `user`'s inbox into messages, skipping any that are malformed. */
+export function decodeEntries(user: string, reply: unknown): NewMessage[] {
+  if (!Array.isArray(reply)) return [];
+  const messages: NewMessage[] = [];
+  for (const entry of reply as StreamEntry[]) {
+    const [id, fields] = entry;
+    if (typeof id !== "string" || !Array.isArray(fields)) continue;
+    let from: string | undefined;
+    let text: string | undefined;
+    let sentAt = Number.NaN;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const value = fields[i + 1];
+      if (fields[i] === "f") from = value;
+      else if (fields[i] === "m") text = value;
+      else if (fields[i] === "s") sentAt = Number(value);
+    }
+    if (from === undefined || text === undefined) continue;
+    messages.push({
+      id,
+      from,
+      to: user,
+      message: text,
+      sentAt: Number.isFinite(sentAt) ? sentAt : 0,
+    });
+  }
+  return messages;
+}
+
+export class RedisInbox {
+  private readonly drainScript: ScriptCall;
+
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: RedisKeys,
+    private readonly limits: InboxLimits = INBOX_LIMITS,
+  ) {
+    this.drainScript = defineScript(client, "chatInboxDrain", 2, DRAIN_SCRIPT);
+  }
+
+  /** Every kept message after `since`, oldest first (at most the replay limit). */
+  async since(user: string, since: string): Promise<NewMessage[]> {
+    const reply = await this.client.xrange(
+      this.keys.inbox(user),
+      `(${since}`,
+      "+",
+      "COUNT",
+      this.limits.replayLimit,
+    );
+    return decodeEntries(user, reply);
+  }
+
+  /** The messages no session of `user` has been handed yet (the newest of them, up to the
+   * replay limit), oldest first; moves the cursor past them. */
+  async drain(user: string): Promise<NewMessage[]> {
+    const reply = await this.drainScript(
+      [this.keys.inbox(user), this.keys.cursor(user)],
+      [this.limits.replayLimit, this.limits.ttlMs],
+    );
+    return decodeEntries(user, reply);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Redis replicates asynchronously: a message the master stored and we acknowledged could be
+ * missing from the replica that Sentinel promotes when the master dies. With `replicas` > 0, a
+ * send is acknowledged only after WAIT says that many replicas have it. One WAIT covers every
+ * send whose reply arrived in the same event-loop turn (WAIT counts all earlier writes of the
+ * connection), so the cost is one more command per turn, not per message.
+ *
+ * When the replicas do not answer in time (none left, or lagging) the message is still
+ * acknowledged, it is on the master, and WAIT is skipped for a while, so a lost replica slows
+ * chat down for one timeout, not for every turn.
+ */
+import type { Redis } from "ioredis";
+import type { BackendLogger } from "./redis-connection.js";
+
+const SKIP_AFTER_SHORTFALL_MS = 5000;
+
+export class ReplicaAcks {
+  private pending: Promise<void> | undefined;
+  private skipUntil = 0;
+
+  constructor(
+    private readonly client: Redis,
+    private readonly replicas: number,
+    private readonly timeoutMs: number,
+    private readonly logger: BackendLogger,
+  ) {}
+
+  /** Resolves once the writes so far reached the replicas (or could not in time); rejects when
+   * the connection failed, since then the writes may be lost with the master. */
+  wait(): Promise<void> {
+    if (this.replicas <= 0 || Date.now() < this.skipUntil) return Promise.resolve();
+    this.pending ??= new Promise<void>((resolve) => process.nextTick(resolve)).then(async () => {
+      this.pending = undefined;
+      const acked = Number(
+        await this.client.call("WAIT", String(this.replicas), String(this.timeoutMs)),
+      );
+      if (acked < this.replicas) {
+        this.skipUntil = Date.now() + SKIP_AFTER_SHORTFALL_MS;
+        this.logger.warn(
+          { acked, wanted: this.replicas, timeoutMs: this.timeoutMs },
+          "replicas did not confirm writes in time; acknowledging from the master alone for now",
+        );
+      }
+    });
+    return this.pending;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The shared chat contract suite in multi-host mode: two hosts with 2 workers each, one Redis,
+ * a fresh key prefix. Clients of one test connect to both hosts.
+ */
+import { startChatServer } from "../helpers/chat-server.js";
+import { randomPrefix } from "../helpers/redis-backend.js";
+import { startRedis } from "../helpers/redis-server.js";
+import { runContractSuite } from "./contract-suite.js";
+
+runContractSuite("multi-host mode, 2 hosts x 2 workers, Redis", async () => {
+  const redis = await startRedis();
+  const prefix = randomPrefix();
+  const host = (name: string) =>
+    startChatServer({
+      workers: 2,
+      args: [
+        "--rate-limit",
+        "1000",
+        "--redis",
+        redis.url,
+        "--redis-prefix",
+        prefix,
+        "--node-id",
+        name,
+      ],
+    });
+  const [a, b] = await Promise.all([host("host-a"), host("host-b")]);
+  return {
+    urls: [a.url, b.url],
+    stop: async () => {
+      await Promise.all([a.stop(), b.stop()]);
+      await redis.stop();
+    },
+  };
+});

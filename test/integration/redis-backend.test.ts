@@ -1,0 +1,269 @@
+/**
+ * The Redis back-end against a real redis-server: two back-ends with different node ids play
+ * two hosts sharing one Redis. Each test uses its own key prefix.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Redis } from "ioredis";
+import { compareMessageIds, parseMessageId } from "../../src/inbox/message-id.js";
+import { createRedisBackend } from "../../src/routing/redis-backend.js";
+import { probeRedis } from "../../src/routing/redis-connection.js";
+import { randomPrefix, startHost, type TestHost } from "../helpers/redis-backend.js";
+import { freePort, type RedisProcess, startRedis } from "../helpers/redis-server.js";
+
+let redis: RedisProcess;
+const hosts: TestHost[] = [];
+
+before(async () => {
+  redis = await startRedis();
+});
+
+after(async () => {
+  await Promise.all(hosts.map((h) => h.backend.close()));
+  await redis.stop();
+});
+
+async function twoHosts(prefix = randomPrefix()): Promise<[TestHost, TestHost]> {
+  const pair = await Promise.all([
+    startHost({ url: redis.url, prefix, nodeId: "host-a:3000" }),
+    startHost({ url: redis.url, prefix, nodeId: "host-b:3000" }),
+  ]);
+  hosts.push(...pair);
+  return pair;
+}
+
+function ids(messages: { id: string }[]): string[] {
+  return messages.map((m) => m.id);
+}
+
+function assertAscending(list: string[]): void {
+  for (let i = 1; i < list.length; i++) {
+    const a = parseMessageId(list[i - 1]);
+    const b = parseMessageId(list[i]);
+    assert.ok(
+      a && b && compareMessageIds(a, b) < 0,
+      `ids not ascending: ${list[i - 1]} ${list[i]}`,
+    );
+  }
+}
+
+describe("Redis back-end, two hosts on one Redis", () => {
+  test("delivers across hosts both ways, touching no idle host", async () => {
+    const prefix = randomPrefix();
+    const [a, b] = await twoHosts(prefix);
+    const idle = await startHost({ url: redis.url, prefix, nodeId: "idle:3000" });
+    hosts.push(idle);
+    assert.deepEqual(await a.login("alice"), []);
+    assert.deepEqual(await b.login("bob"), []);
+    assert.ok(a.backend.isReady() && b.backend.isReady());
+
+    const before = Date.now();
+    const sent = await a.backend.send("alice", "bob", "hi bob");
+    assert.equal(sent.status, "delivered");
+    assert.ok(parseMessageId(sent.message.id), sent.message.id);
+    assert.ok(sent.message.sentAt >= before && sent.message.sentAt <= Date.now());
+    const [got] = await b.waitFor("bob", 1);
+    assert.deepEqual(got, sent.message);
+    assert.deepEqual(got, {
+      id: sent.message.id,
+      from: "alice",
+      to: "bob",
+      message: "hi bob",
+      sentAt: got?.sentAt,
+    });
+
+    const back = await b.backend.send("bob", "alice", "hi alice ✓");
+    assert.equal(back.status, "delivered");
+    assert.deepEqual(await a.waitFor("alice", 1), [back.message]);
+    assert.equal(idle.received.length, 0);
+    assert.equal(a.to("bob").length, 0, "a host without bob got his message");
+  });
+
+  test("stores for an offline user and replays it after log in, once", async () => {
+    const [a, b] = await twoHosts();
+    const first = await a.backend.send("alice", "carol", "one");
+    const second = await a.backend.send("alice", "carol", "two");
+    assert.equal(first.status, "stored");
+    assert.equal(second.status, "stored");
+    assert.deepEqual(await b.login("carol"), [first.message, second.message]);
+    // A second session of carol (no addPresence: the worker already holds her) gets nothing again.
+    assert.deepEqual(await b.backend.replay("carol", undefined), []);
+    const live = await a.backend.send("alice", "carol", "three");
+    assert.equal(live.status, "delivered");
+    assert.deepEqual(await b.waitFor("carol", 1), [live.message]);
+    // Logging out and in again on the other host: nothing was missed, nothing to replay.
+    b.backend.removePresence("carol");
+    assert.deepEqual(await a.login("carol"), []);
+  });
+
+  test("replays every kept message after `since`, oldest first", async () => {
+    const [a, b] = await twoHosts();
+    const sent = [];
+    for (let i = 0; i < 5; i++) sent.push((await a.backend.send("alice", "dave", `m${i}`)).message);
+    assertAscending(ids(sent));
+    assert.deepEqual(await b.login("dave", sent[1]?.id), sent.slice(2));
+    assert.deepEqual(await b.backend.replay("dave", "0-0"), sent);
+    assert.deepEqual(await b.backend.replay("dave", sent[4]?.id), []);
+    // An id that is not one is ignored: the replay is of the undelivered ones (none left).
+    assert.deepEqual(await b.backend.replay("dave", "not-an-id"), []);
+  });
+
+  test("keeps at least the newest 1000 and replays the newest 1000 stored", async () => {
+    const [a, b] = await twoHosts();
+    const sent = await Promise.all(
+      Array.from({ length: 1100 }, (_, i) => a.backend.send("alice", "gina", `n${i}`)),
+    );
+    const replayed = await b.login("gina");
+    assert.equal(replayed.length, 1000);
+    assert.deepEqual(ids(replayed), ids(sent.slice(100).map((r) => r.message)));
+    assert.deepEqual(await b.backend.replay("gina", undefined), []);
+    const kept = await b.backend.replay("gina", "0-0");
+    assert.equal(kept.length, 1000, "a since-replay returns up to 1000, oldest first");
+    const newest = await b.backend.replay("gina", sent[99]?.message.id);
+    assert.deepEqual(ids(newest), ids(replayed));
+  });
+
+  test("inbox and cursor expire 7 days after the newest write, all keys under the prefix", async () => {
+    const prefix = randomPrefix();
+    const [a, b] = await twoHosts(prefix);
+    await b.login("hank");
+    await a.backend.send("alice", "hank", "hi");
+    const raw = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await raw.connect();
+      const week = 7 * 24 * 3600 * 1000;
+      for (const key of [`${prefix}:inbox:{hank}`, `${prefix}:cursor:{hank}`]) {
+        const ttl = await raw.pttl(key);
+        assert.ok(ttl > week - 60_000 && ttl <= week, `${key}: ${ttl}`);
+      }
+      const all = await raw.keys("*");
+      const ours = all.filter((k) => k.startsWith(`${prefix}:`));
+      assert.ok(ours.length >= 6, ours.join());
+      assert.deepEqual(
+        all.filter((k) => !k.startsWith("test-")),
+        [],
+        "a key outside every test prefix",
+      );
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  test("keeps the order of a burst of 200 from one sender", async () => {
+    const [a, b] = await twoHosts();
+    await b.login("bob");
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => a.backend.send("alice", "bob", `burst ${i}`)),
+    );
+    assert.ok(results.every((r) => r.status === "delivered"));
+    const got = await b.waitFor("bob", 200);
+    assert.deepEqual(
+      got.map((m) => m.message),
+      results.map((_, i) => `burst ${i}`),
+    );
+    assertAscending(ids(got));
+    assert.deepEqual(ids(got), ids(results.map((r) => r.message)));
+  });
+
+  test("delivers to every host where the user has a session", async () => {
+    const [a, b] = await twoHosts();
+    await a.login("erin");
+    await b.login("erin");
+    await a.login("frank");
+    const sent = await a.backend.send("frank", "erin", "to all devices");
+    assert.equal(sent.status, "delivered");
+    assert.deepEqual(await a.waitFor("erin", 1), [sent.message]);
+    assert.deepEqual(await b.waitFor("erin", 1), [sent.message]);
+    // Still online on one host after logging out on the other.
+    a.backend.removePresence("erin");
+    const next = await b.backend.send("frank", "erin", "b only");
+    assert.equal(next.status, "delivered");
+    assert.deepEqual(await b.waitFor("erin", 2), [sent.message, next.message]);
+    assert.equal(a.to("erin").length, 1);
+    assert.deepEqual(await a.backend.listUsers(1000), ["erin", "frank"]);
+  });
+
+  test("lists online users of all hosts, sorted and limited", async () => {
+    const [a, b] = await twoHosts();
+    await Promise.all([
+      a.login("zoe"),
+      b.login("Bob"),
+      a.login("adam"),
+      b.login("adam"),
+      b.login("m.x-1"),
+    ]);
+    assert.deepEqual(await a.backend.listUsers(1000), ["Bob", "adam", "m.x-1", "zoe"]);
+    assert.deepEqual(await b.backend.listUsers(2), ["Bob", "adam"]);
+    assert.deepEqual(await b.backend.listUsers(0), []);
+    a.backend.removePresence("zoe");
+    a.backend.removePresence("adam");
+    assert.deepEqual(await b.backend.listUsers(1000), ["Bob", "adam", "m.x-1"]);
+    await b.backend.close();
+    assert.deepEqual(await a.backend.listUsers(1000), []);
+  });
+
+  test("keeps inboxes when every host goes away", async () => {
+    const prefix = randomPrefix();
+    const [a, b] = await twoHosts(prefix);
+    await b.login("bob");
+    const live = await a.backend.send("alice", "bob", "seen");
+    b.backend.removePresence("bob");
+    const stored = await a.backend.send("alice", "bob", "unseen");
+    assert.equal(stored.status, "stored");
+    await Promise.all([a.backend.close(), b.backend.close()]);
+
+    const [c, d] = await twoHosts(prefix);
+    assert.deepEqual(await c.backend.listUsers(10), []);
+    assert.deepEqual(await d.login("bob"), [stored.message]);
+    assert.deepEqual(await c.backend.replay("bob", "0-0"), [live.message, stored.message]);
+  });
+
+  test("treats __proto__, constructor and toString as ordinary usernames", async () => {
+    const [a, b] = await twoHosts();
+    const names = ["__proto__", "constructor", "toString", "hasOwnProperty"];
+    const stored = await a.backend.send("constructor", "__proto__", "early");
+    assert.equal(stored.status, "stored");
+    assert.deepEqual(await b.login("__proto__"), [stored.message]);
+    for (const name of names.slice(1)) await a.login(name);
+    assert.deepEqual(await b.backend.listUsers(10), [...names].sort());
+    const sent = await a.backend.send("toString", "__proto__", "hi");
+    assert.equal(sent.status, "delivered");
+    assert.deepEqual(await b.waitFor("__proto__", 1), [sent.message]);
+    const local = await a.backend.send("__proto__", "constructor", "local");
+    assert.deepEqual(await a.waitFor("constructor", 1), [local.message]);
+    assert.deepEqual(await a.backend.replay("constructor", "0-0"), [local.message]);
+  });
+
+  test("start fails fast with one line naming the address when Redis is unreachable", async () => {
+    const port = await freePort();
+    const backend = createRedisBackend({
+      url: `redis://127.0.0.1:${port}`,
+      masterName: "mymaster",
+      prefix: randomPrefix(),
+      nodeId: "nowhere",
+      workerId: 1,
+      startTimeoutMs: 1000,
+    });
+    const started = Date.now();
+    await assert.rejects(backend.start(), (err: Error) => {
+      assert.match(
+        err.message,
+        new RegExp(`^cannot reach Redis at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`),
+      );
+      assert.ok(!err.message.includes("\n"));
+      return true;
+    });
+    assert.ok(Date.now() - started < 3000);
+    assert.equal(backend.isReady(), false);
+    await backend.close();
+  });
+
+  test("probeRedis answers for a live Redis and names the address of a dead one", async () => {
+    await probeRedis({ url: redis.url, masterName: "mymaster" }, 2000);
+    const port = await freePort();
+    await assert.rejects(
+      probeRedis({ url: `127.0.0.1:${port}`, masterName: "mymaster" }, 500),
+      new RegExp(`^Error: cannot reach Redis at 127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`),
+    );
+  });
+});
