@@ -43,10 +43,7 @@ export async function runDmLoad(
   server: RunningServer,
   options: DmOptions,
 ): Promise<DmResult> {
-  const count = Math.min(
-    options.clients,
-    Math.max(2, Math.ceil(options.clients / options.clientsPerGenerator)),
-  );
+  const count = generatorCount(options.clients, options.clientsPerGenerator);
   const pool = new GeneratorPool<DmCommand, DmReply>(GENERATOR, count);
   try {
     options.progress(`${id.label}: connecting ${options.clients} ${options.transport} clients`);
@@ -164,6 +161,16 @@ async function measure(
   if (!server.alive())
     result.notes.unshift(`the server exited during the run:\n${server.output()}`);
   return result;
+}
+
+/**
+ * One generator per `perGenerator` clients, at least 2, but no more than 8 unless each would
+ * otherwise hold over 15,000 sockets (file descriptors): past a few processes per core, more
+ * generators only add scheduling noise.
+ */
+function generatorCount(clients: number, perGenerator: number): number {
+  const wanted = Math.max(2, Math.ceil(clients / perGenerator));
+  return Math.min(clients, wanted, Math.max(8, Math.ceil(clients / 15_000)));
 }
 
 type Totals = Omit<DmProgress, "type">;
