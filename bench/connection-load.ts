@@ -53,7 +53,7 @@ export async function runConnectionLoad(
   const pool = new GeneratorPool<ConnectionCommand, ConnectionReply>(GENERATOR, count);
   try {
     await sleep(500); // let the idle server settle before its RSS is taken
-    const before = sampleTree(server.pid);
+    const before = sampleTree(server.roots);
     const loadWindow = startLoadWindow();
     const startUs = nowUs();
     for (let g = 0; g < count; g++) {
@@ -88,11 +88,11 @@ export async function runConnectionLoad(
     const done = await pool.collect<ConnectionDone>("done", limitMs).finally(() => {
       clearInterval(progress);
     });
-    const serverCores = cpuBetween(before, sampleTree(server.pid)) / (nowUs() - startUs);
+    const serverCores = cpuBetween(before, sampleTree(server.roots)) / (nowUs() - startUs);
     const generatorCores = done.reduce((sum, d) => sum + d.cpuCores, 0);
     const load = machineLoad(endLoadWindow(loadWindow), serverCores + generatorCores);
     await sleep(1000); // let the server finish the work the last log-ins started
-    const after = sampleTree(server.pid);
+    const after = sampleTree(server.roots);
     const result = summarizeRun(id, options.connections, attempted, done, before, after);
     const notes = [...result.notes, ...loadNotes(load)];
     if (!server.alive()) notes.unshift(`the server exited during the run:\n${server.output()}`);

@@ -97,14 +97,14 @@ async function measure(
     return totals;
   };
   await tick(windowStartUs, () => show("warming up"));
-  const before = sampleTree(server.pid);
+  const before = sampleTree(server.roots);
   const loadWindow = startLoadWindow();
   const countersBefore = await scrapeCounters(server.url);
   await tick(windowEndUs, () => {
     const elapsed = (nowUs() - windowStartUs) / 1e6;
     show(`measuring ${elapsed.toFixed(0)}/${options.durationS} s`);
   });
-  const after = sampleTree(server.pid);
+  const after = sampleTree(server.roots);
   const loadSpan = endLoadWindow(loadWindow);
   const countersAfter = await scrapeCounters(server.url);
   const windowS = options.durationS;

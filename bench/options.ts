@@ -102,7 +102,7 @@ export function parseOptions(argv: string[]): BenchOptions {
         .argParser(list(scenario)),
     )
     .addOption(
-      new Option("--targets <list>", "chat-server, seed, cluster")
+      new Option("--targets <list>", "chat-server, chat-server-redis, seed, cluster")
         .default(targets(DEFAULTS.targets), DEFAULTS.targets)
         .argParser(targets),
     )

@@ -60,8 +60,8 @@ function allPids(): number[] {
     .map(Number);
 }
 
-/** Processes of the tree rooted at `root`, keyed by pid. */
-function treeStats(root: number): Map<number, ProcStat> {
+/** Processes of the trees rooted at `roots`, keyed by pid. */
+function treeStats(roots: number[]): Map<number, ProcStat> {
   const children = new Map<number, ProcStat[]>();
   const byPid = new Map<number, ProcStat>();
   for (const pid of allPids()) {
@@ -73,9 +73,7 @@ function treeStats(root: number): Map<number, ProcStat> {
     else children.set(stat.ppid, [stat]);
   }
   const tree = new Map<number, ProcStat>();
-  const rootStat = byPid.get(root);
-  if (!rootStat) return tree;
-  const queue = [rootStat];
+  const queue = roots.flatMap((root) => byPid.get(root) ?? []);
   for (let next = queue.pop(); next; next = queue.pop()) {
     tree.set(next.pid, next);
     for (const child of children.get(next.pid) ?? []) queue.push(child);
@@ -90,8 +88,9 @@ export interface TreeSample {
   processes: number;
 }
 
-export function sampleTree(root: number): TreeSample {
-  const tree = treeStats(root);
+/** The server is a set of process trees: its own, and any service started for it (Redis). */
+export function sampleTree(roots: number[]): TreeSample {
+  const tree = treeStats(roots);
   let rssBytes = 0;
   const cpuUsByPid = new Map<number, number>();
   for (const stat of tree.values()) {
@@ -139,7 +138,7 @@ export interface ProcessId {
 
 /** The processes of the tree rooted at `root`. */
 export function treeProcesses(root: number): ProcessId[] {
-  return [...treeStats(root).values()].map(({ pid, startTicks }) => ({ pid, startTicks }));
+  return [...treeStats([root]).values()].map(({ pid, startTicks }) => ({ pid, startTicks }));
 }
 
 /** Sends SIGKILL to each of `processes` that still runs (and is still the same process). */

@@ -1,10 +1,10 @@
 /**
- * Starts a target as a child process on a free port, waits for GET /readyz 200, and stops it
- * (with every process it started) afterwards.
+ * Starts a target as child processes on a free port (with its own redis-server first, for
+ * targets that need one), waits for GET /readyz 200, and stops everything it started.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { killProcesses, treeProcesses } from "./proc-stats.js";
 import type { Target } from "./targets.js";
@@ -12,16 +12,18 @@ import type { Target } from "./targets.js";
 export interface RunningServer {
   url: string;
   port: number;
-  /** Root of the server's process tree. */
-  pid: number;
+  /** Roots of the process trees whose CPU and memory count as the server's. */
+  roots: number[];
   /** The last lines it printed (for error reports). */
   output(): string;
-  /** Whether its root process still runs. */
+  /** Whether its main process still runs. */
   alive(): boolean;
   stop(): Promise<void>;
 }
 
-export async function freePort(host = "127.0.0.1"): Promise<number> {
+const HOST = "127.0.0.1";
+
+export async function freePort(host = HOST): Promise<number> {
   const server = createServer();
   server.listen(0, host);
   await once(server, "listening");
@@ -31,16 +33,15 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
   return address.port;
 }
 
-export async function startServer(
-  target: Target,
-  workers: number,
-  timeoutMs = 30_000,
-): Promise<RunningServer> {
-  const host = "127.0.0.1";
-  const port = await freePort(host);
-  const child = spawn(process.execPath, target.args(port, host, workers), {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+interface Child {
+  process: ChildProcess;
+  output(): string;
+  running(): boolean;
+  stop(): Promise<void>;
+}
+
+function startChild(command: string, args: string[]): Child {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
   const lines: string[] = [];
   const keep = (chunk: Buffer) => {
     lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
@@ -48,17 +49,16 @@ export async function startServer(
   };
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
+  child.on("error", (error) => lines.push(`${command}: ${error.message}`));
   const exited = once(child, "exit");
-  const url = `http://${host}:${port}`;
-  const server: RunningServer = {
-    url,
-    port,
-    pid: child.pid ?? -1,
+  const running = () => child.exitCode === null && child.signalCode === null && !!child.pid;
+  return {
+    process: child,
     output: () => lines.join("\n"),
-    alive: () => child.exitCode === null && child.signalCode === null,
+    running,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const tree = treeProcesses(server.pid);
+      if (!running() || child.pid === undefined) return;
+      const tree = treeProcesses(child.pid);
       child.kill("SIGTERM");
       const timer = setTimeout(() => killProcesses(tree), 8000);
       await exited;
@@ -66,16 +66,56 @@ export async function startServer(
       killProcesses(tree); // workers left behind by a primary that died abruptly
     },
   };
-  const deadline = Date.now() + timeoutMs;
-  while (!(await isReady(url))) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${target.name} exited before it was ready:\n${server.output()}`);
-    }
-    if (Date.now() > deadline) {
-      await server.stop();
-      throw new Error(`${target.name}: ${url}/readyz not 200 within ${timeoutMs} ms`);
-    }
+}
+
+async function waitUntil(what: string, child: Child, ready: () => Promise<boolean>, ms: number) {
+  const deadline = Date.now() + ms;
+  while (!(await ready())) {
+    if (!child.running()) throw new Error(`${what} exited before it was ready:\n${child.output()}`);
+    if (Date.now() > deadline) throw new Error(`${what} not ready within ${ms} ms`);
     await sleep(100);
+  }
+}
+
+async function startRedis(): Promise<{ child: Child; url: string }> {
+  const port = await freePort();
+  const child = startChild("redis-server", [
+    ...["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no"],
+  ]);
+  try {
+    await waitUntil("redis-server", child, () => accepts(port), 10_000);
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+  return { child, url: `${HOST}:${port}` };
+}
+
+export async function startServer(
+  target: Target,
+  workers: number,
+  timeoutMs = 30_000,
+): Promise<RunningServer> {
+  const redis = target.needsRedis ? await startRedis() : undefined;
+  const port = await freePort();
+  const main = startChild(process.execPath, target.args(port, HOST, workers, redis?.url));
+  const url = `http://${HOST}:${port}`;
+  const server: RunningServer = {
+    url,
+    port,
+    roots: [main.process.pid ?? -1, ...(redis?.child.process.pid ? [redis.child.process.pid] : [])],
+    output: main.output,
+    alive: main.running,
+    async stop() {
+      await main.stop();
+      await redis?.child.stop();
+    },
+  };
+  try {
+    await waitUntil(target.name, main, () => isReady(url), timeoutMs);
+  } catch (error) {
+    await server.stop();
+    throw error;
   }
   return server;
 }
@@ -88,4 +128,15 @@ async function isReady(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, HOST);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }

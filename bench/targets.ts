@@ -8,7 +8,7 @@ import path from "node:path";
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
 const BASELINES = path.join(REPO_ROOT, "dist", "bench", "baselines");
 
-export type TargetName = "chat-server" | "seed" | "cluster";
+export type TargetName = "chat-server" | "chat-server-redis" | "seed" | "cluster";
 
 export interface Target {
   name: TargetName;
@@ -18,10 +18,21 @@ export interface Target {
   baseline: boolean;
   /** Whether --workers applies (single-process designs run once, whatever it says). */
   usesWorkers: boolean;
+  /** Whether the benchmark starts a redis-server for it (its CPU and memory count too). */
+  needsRedis?: boolean;
   /** Node arguments that start it on `host:port` with `workers` workers. */
-  args(port: number, host: string, workers: number): string[];
+  args(port: number, host: string, workers: number, redis?: string): string[];
   /** Most open connections it can hold: a single process is bound by its fd limit. */
   maxConnections?(fdLimit: number): number;
+}
+
+function chatServerArgs(port: number, host: string, workers: number): string[] {
+  return [
+    path.join(REPO_ROOT, "bin", "chat-server"),
+    "start",
+    ...["--port", String(port), "--host", host, "--workers", String(workers)],
+    ...["--log-level", "warn", "--rate-limit", "1000000", "--shutdown-timeout", "2"],
+  ];
 }
 
 export const TARGETS: Record<TargetName, Target> = {
@@ -30,11 +41,17 @@ export const TARGETS: Record<TargetName, Target> = {
     description: "chat-server start (embedded mode)",
     baseline: false,
     usesWorkers: true,
-    args: (port, host, workers) => [
-      path.join(REPO_ROOT, "bin", "chat-server"),
-      "start",
-      ...["--port", String(port), "--host", host, "--workers", String(workers)],
-      ...["--log-level", "warn", "--rate-limit", "1000000", "--shutdown-timeout", "2"],
+    args: chatServerArgs,
+  },
+  "chat-server-redis": {
+    name: "chat-server-redis",
+    description: "chat-server start --redis (multi-host mode, one host, its own redis-server)",
+    baseline: false,
+    usesWorkers: true,
+    needsRedis: true,
+    args: (port, host, workers, redis) => [
+      ...chatServerArgs(port, host, workers),
+      ...["--redis", redis ?? "", "--node-id", `bench:${port}`],
     ],
   },
   seed: {
