@@ -1,0 +1,30 @@
+/**
+ * Command line of the baseline servers: `--port <n> --host <addr> [--workers <n>]`.
+ * Each answers GET /readyz with 200 once it accepts Socket.IO connections, like chat-server.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { parseArgs } from "node:util";
+
+export interface ListenOptions {
+  port: number;
+  host: string;
+  workers: number;
+}
+
+export function parseListenOptions(argv = process.argv.slice(2)): ListenOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string", default: "0" },
+      host: { type: "string", default: "127.0.0.1" },
+      workers: { type: "string", default: "2" },
+    },
+  });
+  return { port: Number(values.port), host: values.host, workers: Number(values.workers) };
+}
+
+/** HTTP handler for everything that is not Socket.IO: /healthz and /readyz answer 200. */
+export function probeHandler(req: IncomingMessage, res: ServerResponse): void {
+  const ok = req.url === "/readyz" || req.url === "/healthz";
+  res.writeHead(ok ? 200 : 404, { "content-type": "text/plain" }).end(ok ? "ok\n" : "");
+}

@@ -1,0 +1,162 @@
+/**
+ * `npm run bench`: runs each scenario against each target (a fresh server per run), prints a
+ * progress line while it works and a table at the end, with every figure's ratio against the
+ * baselines measured in the same invocation. See bench/README.md.
+ */
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { runConnectionLoad } from "./connection-load.js";
+import { runDmLoad } from "./dm-load.js";
+import { renderHtml } from "./html-report.js";
+import { type BenchOptions, parseOptions, type Scenario } from "./options.js";
+import { openFilesLimit } from "./proc-stats.js";
+import { medianRuns } from "./repeat.js";
+import { type RunFailure, renderText } from "./report.js";
+import type { RunIdentity, ScenarioResult } from "./results.js";
+import { startServer } from "./server-process.js";
+import type { Target } from "./targets.js";
+
+const progressLine = createProgressLine();
+
+function createProgressLine() {
+  const tty = process.stderr.isTTY;
+  let lastPrint = 0;
+  return {
+    show(line: string) {
+      if (tty) process.stderr.write(`\r\x1b[2K${line}`);
+      else if (Date.now() - lastPrint > 2000) {
+        lastPrint = Date.now();
+        process.stderr.write(`${line}\n`);
+      }
+    },
+    done(line: string) {
+      process.stderr.write(tty ? `\r\x1b[2K${line}\n` : `${line}\n`);
+      lastPrint = 0;
+    },
+  };
+}
+
+interface PlannedRun extends RunIdentity {
+  scenario: Scenario;
+  targetSpec: Target;
+}
+
+function plan(options: BenchOptions): PlannedRun[] {
+  const runs: PlannedRun[] = [];
+  for (const scenario of options.scenarios) {
+    for (let round = 0; round < options.repeat; round++) {
+      for (const target of options.targets) {
+        const counts = target.usesWorkers ? options.workers : [1];
+        for (const workers of counts) {
+          const label = target.usesWorkers ? `${target.name} w${workers}` : target.name;
+          runs.push({ scenario, label, target: target.name, workers, targetSpec: target });
+        }
+      }
+    }
+  }
+  return runs;
+}
+
+async function runOne(run: PlannedRun, options: BenchOptions): Promise<ScenarioResult> {
+  const id: RunIdentity = { label: run.label, target: run.target, workers: run.workers };
+  progressLine.show(`${run.label}: starting the server`);
+  const server = await startServer(run.targetSpec, run.workers);
+  try {
+    if (run.scenario === "dm") {
+      return await runDmLoad(id, server, {
+        clients: options.clients,
+        rate: options.rate,
+        durationS: options.duration,
+        warmupS: options.warmup,
+        drainS: options.drain,
+        transport: options.transport,
+        messageBytes: options.messageBytes,
+        clientsPerGenerator: 150,
+        progress: progressLine.show,
+      });
+    }
+    const fdLimit = openFilesLimit() ?? 20_000;
+    const cap = run.targetSpec.maxConnections?.(fdLimit) ?? Number.POSITIVE_INFINITY;
+    return await runConnectionLoad(id, server, Math.min(options.connections, cap), {
+      connections: options.connections,
+      concurrency: options.concurrency,
+      perGenerator: 5000,
+      perAddress: 10_000,
+      timeoutMs: 20_000,
+      client: options.connectionClient,
+      progress: progressLine.show,
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+function summaryLine(result: ScenarioResult): string {
+  if (result.scenario === "dm") {
+    return (
+      `${result.label}: ${result.delivered}/${result.sent} delivered, ` +
+      `p99 ${result.latencyMs.p99} ms, ${result.cpuUsPerMessage.toFixed(1)} us CPU/message`
+    );
+  }
+  return (
+    `${result.label}: ${result.connected}/${result.attempted} logged in, ` +
+    `${result.perSecond.toFixed(0)}/s, ${result.rssPerConnectionKb.toFixed(1)} KB/connection`
+  );
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const runs: ScenarioResult[] = [];
+  const failures: RunFailure[] = [];
+  let interrupted = false;
+  process.once("SIGINT", () => {
+    interrupted = true;
+    // The servers and generators got the same SIGINT: the current run ends with an error.
+    progressLine.done("interrupted: reporting the runs that finished");
+  });
+  for (const run of plan(options)) {
+    if (interrupted) break;
+    try {
+      const result = await runOne(run, options);
+      runs.push(result);
+      progressLine.done(summaryLine(result));
+    } catch (error) {
+      const message = (error as Error).message;
+      failures.push({ scenario: run.scenario, label: run.label, error: message });
+      progressLine.done(`${run.label}: failed: ${message}`);
+    }
+  }
+  const results = medianRuns(runs);
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  };
+  if (options.html) {
+    writeFileSync(options.html, renderHtml(results, failures, machine));
+    progressLine.done(`wrote ${options.html}`);
+  }
+  if (options.json) {
+    const { targets, ...rest } = options;
+    const report = {
+      machine,
+      options: { ...rest, targets: targets.map((t) => t.name) },
+      results,
+      failures,
+    };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    process.stdout.write(
+      `\n${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}\n\n` +
+        `${renderText(results, failures)}\n`,
+    );
+  }
+  process.exitCode = failures.length > 0 ? 1 : 0;
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+});

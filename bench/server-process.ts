@@ -1,0 +1,142 @@
+/**
+ * Starts a target as child processes on a free port (with its own redis-server first, for
+ * targets that need one), waits for GET /readyz 200, and stops everything it started.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { connect, createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { killProcesses, treeProcesses } from "./proc-stats.js";
+import type { Target } from "./targets.js";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** Roots of the process trees whose CPU and memory count as the server's. */
+  roots: number[];
+  /** The last lines it printed (for error reports). */
+  output(): string;
+  /** Whether its main process still runs. */
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+const HOST = "127.0.0.1";
+
+export async function freePort(host = HOST): Promise<number> {
+  const server = createServer();
+  server.listen(0, host);
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  if (typeof address !== "object" || !address) throw new Error("no free port");
+  return address.port;
+}
+
+interface Child {
+  process: ChildProcess;
+  output(): string;
+  running(): boolean;
+  stop(): Promise<void>;
+}
+
+function startChild(command: string, args: string[]): Child {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+    lines.splice(0, Math.max(0, lines.length - 40));
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  child.on("error", (error) => lines.push(`${command}: ${error.message}`));
+  const exited = once(child, "exit");
+  const running = () => child.exitCode === null && child.signalCode === null && !!child.pid;
+  return {
+    process: child,
+    output: () => lines.join("\n"),
+    running,
+    async stop() {
+      if (!running() || child.pid === undefined) return;
+      const tree = treeProcesses(child.pid);
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => killProcesses(tree), 8000);
+      await exited;
+      clearTimeout(timer);
+      killProcesses(tree); // workers left behind by a primary that died abruptly
+    },
+  };
+}
+
+async function waitUntil(what: string, child: Child, ready: () => Promise<boolean>, ms: number) {
+  const deadline = Date.now() + ms;
+  while (!(await ready())) {
+    if (!child.running()) throw new Error(`${what} exited before it was ready:\n${child.output()}`);
+    if (Date.now() > deadline) throw new Error(`${what} not ready within ${ms} ms`);
+    await sleep(100);
+  }
+}
+
+async function startRedis(): Promise<{ child: Child; url: string }> {
+  const port = await freePort();
+  const child = startChild("redis-server", [
+    ...["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no"],
+  ]);
+  try {
+    await waitUntil("redis-server", child, () => accepts(port), 10_000);
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+  return { child, url: `${HOST}:${port}` };
+}
+
+export async function startServer(
+  target: Target,
+  workers: number,
+  timeoutMs = 30_000,
+): Promise<RunningServer> {
+  const redis = target.needsRedis ? await startRedis() : undefined;
+  const port = await freePort();
+  const main = startChild(process.execPath, target.args(port, HOST, workers, redis?.url));
+  const url = `http://${HOST}:${port}`;
+  const server: RunningServer = {
+    url,
+    port,
+    roots: [main.process.pid ?? -1, ...(redis?.child.process.pid ? [redis.child.process.pid] : [])],
+    output: main.output,
+    alive: main.running,
+    async stop() {
+      await main.stop();
+      await redis?.child.stop();
+    },
+  };
+  try {
+    await waitUntil(target.name, main, () => isReady(url), timeoutMs);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
+async function isReady(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, HOST);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * The servers the benchmark can drive. Each is started as real processes from its command
+ * line, on a free port, and is ready when GET /readyz answers 200. Adding a design to compare
+ * is adding an entry here.
+ */
+import path from "node:path";
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
+const BASELINES = path.join(REPO_ROOT, "dist", "bench", "baselines");
+
+export type TargetName = "chat-server" | "chat-server-redis" | "seed" | "cluster";
+
+export interface Target {
+  name: TargetName;
+  /** One line for the report. */
+  description: string;
+  /** Baselines are what the product's figures are divided by. */
+  baseline: boolean;
+  /** Whether --workers applies (single-process designs run once, whatever it says). */
+  usesWorkers: boolean;
+  /** Whether the benchmark starts a redis-server for it (its CPU and memory count too). */
+  needsRedis?: boolean;
+  /** Node arguments that start it on `host:port` with `workers` workers. */
+  args(port: number, host: string, workers: number, redis?: string): string[];
+  /** Most open connections it can hold: a single process is bound by its fd limit. */
+  maxConnections?(fdLimit: number): number;
+}
+
+function chatServerArgs(port: number, host: string, workers: number): string[] {
+  return [
+    path.join(REPO_ROOT, "bin", "chat-server"),
+    "start",
+    ...["--port", String(port), "--host", host, "--workers", String(workers)],
+    ...["--log-level", "warn", "--rate-limit", "1000000", "--shutdown-timeout", "2"],
+  ];
+}
+
+export const TARGETS: Record<TargetName, Target> = {
+  "chat-server": {
+    name: "chat-server",
+    description: "chat-server start (embedded mode)",
+    baseline: false,
+    usesWorkers: true,
+    args: chatServerArgs,
+  },
+  "chat-server-redis": {
+    name: "chat-server-redis",
+    description: "chat-server start --redis (multi-host mode, one host, its own redis-server)",
+    baseline: false,
+    usesWorkers: true,
+    needsRedis: true,
+    args: (port, host, workers, redis) => [
+      ...chatServerArgs(port, host, workers),
+      ...["--redis", redis ?? "", "--node-id", `bench:${port}`],
+    ],
+  },
+  seed: {
+    name: "seed",
+    description: "baseline (a): one socket.io process, in-memory username -> socket.id map",
+    baseline: true,
+    usesWorkers: false,
+    args: (port, host) => [
+      path.join(BASELINES, "seed-server.js"),
+      ...["--port", String(port), "--host", host],
+    ],
+    // One process: every connection is a file descriptor; keep some for everything else.
+    maxConnections: (fdLimit) => fdLimit - 500,
+  },
+  cluster: {
+    name: "cluster",
+    description: "baseline (b): primary + @socket.io/sticky + cluster adapter, rooms per user",
+    baseline: true,
+    usesWorkers: true,
+    args: (port, host, workers) => [
+      path.join(BASELINES, "cluster-server.js"),
+      ...["--port", String(port), "--host", host, "--workers", String(workers)],
+    ],
+  },
+};
+
+export function parseTargets(list: string): Target[] {
+  return list.split(",").map((name) => {
+    const target = TARGETS[name.trim() as TargetName];
+    if (!target) throw new Error(`unknown target "${name}" (${Object.keys(TARGETS).join(", ")})`);
+    return target;
+  });
+}

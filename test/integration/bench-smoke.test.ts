@@ -1,0 +1,79 @@
+/**
+ * `npm run bench` works end to end: tiny loads against the seed baseline, through the real
+ * command line, with --json and --html. It asserts that the report is complete and sane, never
+ * a performance figure (timing goals are for the benchmark itself, on a quiet machine).
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { REPO_ROOT } from "../helpers/chat-server.js";
+
+const RUN = path.join(REPO_ROOT, "dist", "bench", "run.js");
+
+interface Report {
+  results: Record<string, unknown>[];
+  failures: unknown[];
+}
+
+function bench(args: string[]): Promise<{ code: number | null; report: Report; stderr: string }> {
+  const child = spawn(process.execPath, [RUN, "--json", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      try {
+        resolve({ code, report: JSON.parse(stdout) as Report, stderr });
+      } catch {
+        reject(new Error(`bench printed no JSON (exit ${code}):\n${stderr}\n${stdout}`));
+      }
+    });
+  });
+}
+
+describe("npm run bench (smoke)", { timeout: 60_000 }, () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "bench-smoke-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("measures direct messages and connections on the seed baseline", async () => {
+    const html = path.join(dir, "report.html");
+    const { code, report, stderr } = await bench([
+      ...["--targets", "seed", "--scenarios", "dm,connections"],
+      ...["--clients", "10", "--rate", "100", "--duration", "2", "--warmup", "0.5"],
+      ...["--connections", "60", "--concurrency", "20", "--html", html],
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(report.failures, []);
+    const [dm, connections] = report.results;
+    assert.ok(dm && connections, "two results");
+
+    assert.equal(dm.scenario, "dm");
+    assert.equal(dm.clients, 10);
+    assert.ok((dm.sent as number) >= 150, `sent ${dm.sent}`);
+    assert.equal(dm.lost, 0);
+    assert.equal(dm.delivered, dm.sent);
+    assert.equal(dm.errors, 0);
+    assert.ok((dm.cpuUsPerMessage as number) > 0, "CPU per message is positive");
+    assert.ok((dm.latencyMs as { p99: number }).p99 > 0);
+
+    assert.equal(connections.scenario, "connections");
+    assert.equal(connections.connected, 60);
+    assert.equal(connections.failed, 0);
+    assert.ok((connections.perSecond as number) > 0);
+
+    const page = readFileSync(html, "utf8");
+    assert.match(page, /<svg/);
+    assert.match(page, /seed/);
+  });
+});
