@@ -194,6 +194,7 @@ describe("two hosts on one Redis behind HAProxy", { skip: haproxyMissing }, () =
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     })();
+    sending.catch(() => {}); // awaited below; a failure there fails the test
 
     // The dead host's direct user: a message to them is kept ("stored"), not delivered.
     let storedAfter = -1;
