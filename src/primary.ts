@@ -107,6 +107,7 @@ function createHub(pool: WorkerPool): EmbeddedHub {
   });
   pool.on("message", (worker, message) => {
     if (message.t === "chat") hub.handle(worker.id, message.ops);
+    else if (message.t === "ready") hub.workerReady(worker.id);
   });
   pool.on("exit", (workerId) => hub.workerGone(workerId));
   return hub;

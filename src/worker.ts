@@ -55,10 +55,17 @@ io.engine.generateId = () => createSessionId(workerId);
 // session: no keep-alive. (Added after Socket.IO, which wraps the listeners present before it.)
 httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
 
-const embedded = new EmbeddedBackend({
-  send: (ops) => tell({ t: "chat", ops }),
-  connected: () => process.connected,
-});
+const embedded = new EmbeddedBackend(
+  {
+    send: (ops, written) => {
+      if (process.connected && process.send)
+        process.send({ t: "chat", ops }, undefined, {}, written);
+      else written(new Error("disconnected from the primary"));
+    },
+    connected: () => process.connected,
+  },
+  Number(process.env.CHAT_WORKER_SLOT ?? 0),
+);
 const backend: Backend = await createBackend(config, workerId, logger, embedded);
 const metrics = createWorkerMetrics({
   connectedSockets: () => io.engine.clientsCount,

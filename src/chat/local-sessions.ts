@@ -4,7 +4,6 @@
  * messages reach it oldest first and without duplicates.
  */
 
-import { compareMessageIds, parseMessageId } from "../inbox/message-id.js";
 import type { NewMessage } from "../protocol.js";
 
 export interface Session {
@@ -48,12 +47,8 @@ export class LocalSessions<S extends Session> {
     if (!entry?.held) return;
     const held = entry.held;
     entry.held = undefined;
-    const lastId = parseMessageId(replayed.at(-1)?.id);
-    for (const message of held) {
-      const id = parseMessageId(message.id);
-      if (lastId && id && compareMessageIds(id, lastId) <= 0) continue;
-      session.emitMessage(message);
-    }
+    const seen = new Set(replayed.map((message) => message.id));
+    for (const message of held) if (!seen.has(message.id)) session.emitMessage(message);
   }
 
   /** Hands a message to every session of its recipient here; returns how many got it. */

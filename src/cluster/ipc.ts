@@ -4,20 +4,27 @@
  */
 import type { NewMessage } from "../protocol.js";
 
-/** Worker -> primary chat operations (tuples keep the JSON small on the hot path). */
+/**
+ * Worker -> primary chat operations (tuples keep the JSON small on the hot path). A `send`
+ * carries the id the worker gave the message: the worker acknowledges its client once the batch
+ * is written to the primary, without waiting for an answer.
+ */
 export type HubRequest =
   | ["join", string]
   | ["leave", string]
-  | ["send", number, string, string, string] // ref, from, to, text
-  | ["replay", number, string, string | null] // ref, user, since
-  | ["list", number, number]; // ref, limit
+  | ["send", string, string, string, string, number] // id, from, to, text, sentAt
+  | ["replay", number, string, string | null]; // ref, user, since
 
 /** Primary -> worker chat operations. */
 export type HubResponse =
   | ["deliver", NewMessage]
-  | ["sent", number, string, 0 | 1, number] // ref, id, delivered?, sentAt
   | ["replayed", number, NewMessage[]]
-  | ["listed", number, string[]];
+  /** Every user online on the host, sent once to a worker that just became ready. */
+  | ["presence", string[]]
+  /** Users who came online on the host (their first session anywhere). */
+  | ["online", string[]]
+  /** Users whose last session on the host ended. */
+  | ["offline", string[]];
 
 export type PrimaryToWorker =
   /** A client connection handed over with the bytes the primary already read (latin1). */

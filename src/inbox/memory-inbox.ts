@@ -1,14 +1,20 @@
 /**
  * Every user's inbox, held by the primary in embedded mode: the newest messages per recipient
- * (at least `maxPerUser`, for at least `maxAgeMs`), and a cursor marking what was already handed
- * to one of the user's sessions, so a log in without `since` gets only what it has not seen.
+ * (at least `maxPerUser`, for at least `maxAgeMs`) in the order they were handed to the user's
+ * sessions, and a cursor marking what was already handed to one of them, so a log in without
+ * `since` gets only what it has not seen. `since` is answered by position: everything kept
+ * after that message, or everything kept when the id is unknown (too old, or from before a
+ * restart), which clients drop as duplicates.
  */
 import type { NewMessage } from "../protocol.js";
-import { compareMessageIds, type MessageIdParts, parseMessageId } from "./message-id.js";
 
 interface UserInbox {
   messages: NewMessage[];
-  /** Index in `messages` of the first message no session has been given yet. */
+  /** Position of each kept message, counted from the user's first message ever. */
+  positions: Map<string, number>;
+  /** Position of `messages[0]`. */
+  first: number;
+  /** Position of the first message no session has been given yet. */
   undelivered: number;
 }
 
@@ -25,11 +31,13 @@ export class MemoryInbox {
   append(message: NewMessage, delivered: boolean): void {
     let inbox = this.inboxes.get(message.to);
     if (!inbox) {
-      inbox = { messages: [], undelivered: 0 };
+      inbox = { messages: [], positions: new Map(), first: 0, undelivered: 0 };
       this.inboxes.set(message.to, inbox);
     }
+    const position = inbox.first + inbox.messages.length;
     inbox.messages.push(message);
-    if (delivered) inbox.undelivered = inbox.messages.length;
+    inbox.positions.set(message.id, position);
+    if (delivered) inbox.undelivered = position + 1;
     // Trim in steps so each append stays O(1) on average.
     const excess = inbox.messages.length - this.options.maxPerUser;
     if (excess >= Math.max(1, this.options.maxPerUser / 4)) this.dropOldest(inbox, excess);
@@ -43,13 +51,18 @@ export class MemoryInbox {
     const inbox = this.inboxes.get(user);
     if (!inbox) return [];
     this.dropExpired(inbox, now);
-    const sinceId = since === undefined ? undefined : parseMessageId(since);
-    const after = sinceId ? this.firstAfter(inbox.messages, sinceId) : inbox.undelivered;
+    const end = inbox.first + inbox.messages.length;
+    const sincePosition = since === undefined ? undefined : inbox.positions.get(since);
+    const after =
+      since === undefined
+        ? inbox.undelivered
+        : sincePosition === undefined
+          ? inbox.first
+          : sincePosition + 1;
     // The newest maxPerUser at most: what the inbox promises to keep, as in Redis mode.
-    const start = Math.max(after, inbox.messages.length - this.options.maxPerUser);
-    const result = inbox.messages.slice(start);
-    inbox.undelivered = inbox.messages.length;
-    return result;
+    const start = Math.max(after, end - this.options.maxPerUser, inbox.first);
+    inbox.undelivered = end;
+    return inbox.messages.slice(start - inbox.first);
   }
 
   /** Forgets inboxes whose newest message has expired (run now and then). */
@@ -58,18 +71,6 @@ export class MemoryInbox {
       this.dropExpired(inbox, now);
       if (inbox.messages.length === 0) this.inboxes.delete(user);
     }
-  }
-
-  private firstAfter(messages: NewMessage[], since: MessageIdParts): number {
-    let low = 0;
-    let high = messages.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      const id = parseMessageId(messages[mid]?.id) ?? { ms: 0, seq: 0 };
-      if (compareMessageIds(id, since) <= 0) low = mid + 1;
-      else high = mid;
-    }
-    return low;
   }
 
   private dropExpired(inbox: UserInbox, now: number): void {
@@ -82,7 +83,7 @@ export class MemoryInbox {
   }
 
   private dropOldest(inbox: UserInbox, count: number): void {
-    inbox.messages.splice(0, count);
-    inbox.undelivered = Math.max(0, inbox.undelivered - count);
+    for (const message of inbox.messages.splice(0, count)) inbox.positions.delete(message.id);
+    inbox.first += count;
   }
 }

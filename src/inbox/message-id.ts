@@ -1,6 +1,7 @@
 /**
- * Message ids have the shape of Redis stream ids, `<epoch ms>-<sequence>`, in both modes: they
- * are unique per recipient, ordered by the server, and stay ordered across restarts.
+ * Message ids have the shape of Redis stream ids, `<epoch ms>-<sequence>`, in both modes. To
+ * clients they are opaque and unique per recipient; the server keeps each inbox in delivery
+ * order and answers `since` by position in it.
  */
 
 export interface MessageIdParts {
@@ -21,17 +22,32 @@ export function formatMessageId(parts: MessageIdParts): string {
   return `${parts.ms}-${parts.seq}`;
 }
 
+/** Order of two ids of one generator (or of one Redis stream). */
 export function compareMessageIds(a: MessageIdParts, b: MessageIdParts): number {
   return a.ms - b.ms || a.seq - b.seq;
 }
 
-/** Hands out increasing ids: the clock's millisecond, or the last one if the clock went back. */
+/**
+ * Hands out increasing ids: the clock's millisecond (or the last one if the clock went back) and
+ * a counter. Several generators stay apart by `slot`: generator `slot` of `slots` only uses
+ * sequence numbers that leave remainder `slot`, so workers need not coordinate.
+ */
 export class MessageIdGenerator {
-  private last: MessageIdParts = { ms: 0, seq: 0 };
+  private ms = 0;
+  private counter = 0;
+
+  constructor(
+    private readonly slot = 0,
+    private readonly slots = 1,
+  ) {}
 
   next(now = Date.now()): string {
-    this.last =
-      now > this.last.ms ? { ms: now, seq: 0 } : { ms: this.last.ms, seq: this.last.seq + 1 };
-    return formatMessageId(this.last);
+    if (now > this.ms) {
+      this.ms = now;
+      this.counter = 0;
+    } else {
+      this.counter++;
+    }
+    return formatMessageId({ ms: this.ms, seq: this.counter * this.slots + this.slot });
   }
 }

@@ -9,8 +9,10 @@ export class PresenceTable {
   private readonly usersByWorker = new Map<number, Set<string>>();
   private sorted: string[] | undefined;
 
-  add(user: string, worker: number): void {
+  /** Returns true when the user just came online (their first worker). */
+  add(user: string, worker: number): boolean {
     let workers = this.workersByUser.get(user);
+    const first = !workers;
     if (!workers) {
       workers = new Set();
       this.workersByUser.set(user, workers);
@@ -23,25 +25,27 @@ export class PresenceTable {
       this.usersByWorker.set(worker, users);
     }
     users.add(user);
+    return first;
   }
 
-  remove(user: string, worker: number): void {
+  /** Returns true when the user just went offline (their last worker). */
+  remove(user: string, worker: number): boolean {
     this.usersByWorker.get(worker)?.delete(user);
     const workers = this.workersByUser.get(user);
-    if (!workers) return;
+    if (!workers) return false;
     workers.delete(worker);
-    if (workers.size === 0) {
-      this.workersByUser.delete(user);
-      this.sorted = undefined;
-    }
+    if (workers.size > 0) return false;
+    this.workersByUser.delete(user);
+    this.sorted = undefined;
+    return true;
   }
 
-  /** Drops every entry of a worker that is gone; returns the users it held. */
+  /** Drops every entry of a worker that is gone; returns the users now offline. */
   removeWorker(worker: number): string[] {
     const users = [...(this.usersByWorker.get(worker) ?? [])];
-    for (const user of users) this.remove(user, worker);
+    const offline = users.filter((user) => this.remove(user, worker));
     this.usersByWorker.delete(worker);
-    return users;
+    return offline;
   }
 
   workersOf(user: string): ReadonlySet<number> | undefined {
