@@ -61,7 +61,8 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
   });
   pool.on("exit", (workerId) => limiter.workerGone(workerId));
   const balancer = new StickyBalancer({ pool, local, logger, limiter, isDraining: () => draining });
-  const server = net.createServer((socket) => balancer.handle(socket));
+  // TCP_NODELAY is set on the listening side so handed-over sockets keep it in the worker.
+  const server = net.createServer({ noDelay: true }, (socket) => balancer.handle(socket));
   const shutdown = async (): Promise<void> => {
     if (draining) return;
     draining = true;
