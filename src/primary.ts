@@ -4,8 +4,11 @@
  * signals (SIGTERM/SIGINT drain, SIGHUP rolling restart).
  */
 import cluster from "node:cluster";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AddressLimiter } from "./cluster/address-limiter.js";
 import { refusedForAddress, StickyBalancer } from "./cluster/sticky-balancer.js";
@@ -33,9 +36,13 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     args: [],
     serialization: "json",
   });
+  // Embedded mode: the workers' peer sockets live in a directory only this user can enter.
+  const peerDir = isMultiHost(config)
+    ? undefined
+    : mkdtempSync(path.join(os.tmpdir(), "chat-server-"));
   const pool = new WorkerPool(
     config.workers,
-    { CHAT_SERVER_CONFIG: JSON.stringify(config) },
+    { CHAT_SERVER_CONFIG: JSON.stringify(config), CHAT_PEER_DIR: peerDir },
     logger,
   );
   const hub = isMultiHost(config) ? undefined : createHub(pool);
@@ -76,6 +83,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     // Leave a margin so the process is gone within the timeout even if workers must be killed.
     await pool.stop(Math.max(100, timeoutMs - 500));
     hub?.close();
+    if (peerDir) rmSync(peerDir, { recursive: true, force: true });
     server.close();
     logger.info("stopped");
     process.exit(0);
@@ -108,7 +116,8 @@ function createHub(pool: WorkerPool): EmbeddedHub {
   });
   pool.on("message", (worker, message) => {
     if (message.t === "chat") hub.handle(worker.id, message.ops);
-    else if (message.t === "ready") hub.workerReady(worker.id);
+    else if (message.t === "ready" && message.peerPath)
+      hub.workerReady(worker.id, message.peerPath);
   });
   pool.on("exit", (workerId) => hub.workerGone(workerId));
   return hub;

@@ -5,26 +5,28 @@
 import type { NewMessage } from "../protocol.js";
 
 /**
- * Worker -> primary chat operations (tuples keep the JSON small on the hot path). A `send`
- * carries the id the worker gave the message: the worker acknowledges its client once the batch
- * is written to the primary, without waiting for an answer.
+ * Worker -> primary chat operations (tuples keep the JSON small). A message is delivered by the
+ * sender's worker itself (locally, or straight to the recipient's workers over the peer mesh);
+ * `store` hands it to the primary's inbox with the workers it already reached, and the worker
+ * acknowledges its client once that batch is written to the primary.
  */
 export type HubRequest =
   | ["join", string]
   | ["leave", string]
-  | ["send", string, string, string, string, number] // id, from, to, text, sentAt
+  | ["store", string, string, string, string, number, number[]] // id, from, to, text, sentAt, reached
   | ["replay", number, string, string | null]; // ref, user, since
 
 /** Primary -> worker chat operations. */
 export type HubResponse =
+  /** A message for a user here that its sender's worker did not reach itself. */
   | ["deliver", NewMessage]
   | ["replayed", number, NewMessage[]]
-  /** Every user online on the host, sent once to a worker that just became ready. */
-  | ["presence", string[]]
-  /** Users who came online on the host (their first session anywhere). */
-  | ["online", string[]]
-  /** Users whose last session on the host ended. */
-  | ["offline", string[]];
+  /** Who is online on which worker: sent once to a worker that just became ready. */
+  | ["presence", [string, number[]][]]
+  /** Presence moves, in order: [user, worker id, 1 = got a session there / 0 = lost its last]. */
+  | ["moves", [string, number, 0 | 1][]]
+  /** The live workers' peer sockets: [worker id, socket path]. */
+  | ["peers", [number, string][]];
 
 export type PrimaryToWorker =
   /** A client connection handed over with the bytes the primary already read (latin1). */
@@ -36,7 +38,8 @@ export type PrimaryToWorker =
   | { t: "metrics"; ref: number };
 
 export type WorkerToPrimary =
-  | { t: "ready" }
+  /** Ready for clients; in embedded mode, with the Unix socket its peers can reach it on. */
+  | { t: "ready"; peerPath?: string }
   /** Periodic load report for least-connection balancing: sessions open, handshakes received. */
   | { t: "load"; connections: number; handshakes: number }
   | { t: "chat"; ops: HubRequest[] }

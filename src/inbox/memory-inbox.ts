@@ -5,11 +5,17 @@
  * `since` gets only what it has not seen. `since` is answered by position: everything kept
  * after that message, or everything kept when the id is unknown (too old, or from before a
  * restart), which clients drop as duplicates.
+ *
+ * Workers deliver messages before the primary stores them, so two messages from different
+ * workers can reach a session in one order and the inbox in the other. A `since` replay
+ * therefore also repeats what arrived shortly before the given message (`reorderWindowMs`).
  */
 import type { NewMessage } from "../protocol.js";
 
 interface UserInbox {
   messages: NewMessage[];
+  /** When each message reached the inbox (ms), for the reorder window. */
+  arrivals: number[];
   /** Position of each kept message, counted from the user's first message ever. */
   positions: Map<string, number>;
   /** Position of `messages[0]`. */
@@ -21,6 +27,8 @@ interface UserInbox {
 export interface MemoryInboxOptions {
   maxPerUser: number;
   maxAgeMs: number;
+  /** How far apart in arrival two messages can be and still reach a session out of order. */
+  reorderWindowMs?: number;
 }
 
 export class MemoryInbox {
@@ -28,14 +36,15 @@ export class MemoryInbox {
 
   constructor(private readonly options: MemoryInboxOptions) {}
 
-  append(message: NewMessage, delivered: boolean): void {
+  append(message: NewMessage, delivered: boolean, now = Date.now()): void {
     let inbox = this.inboxes.get(message.to);
     if (!inbox) {
-      inbox = { messages: [], positions: new Map(), first: 0, undelivered: 0 };
+      inbox = { messages: [], arrivals: [], positions: new Map(), first: 0, undelivered: 0 };
       this.inboxes.set(message.to, inbox);
     }
     const position = inbox.first + inbox.messages.length;
     inbox.messages.push(message);
+    inbox.arrivals.push(now);
     inbox.positions.set(message.id, position);
     if (delivered) inbox.undelivered = position + 1;
     // Trim in steps so each append stays O(1) on average.
@@ -84,6 +93,7 @@ export class MemoryInbox {
 
   private dropOldest(inbox: UserInbox, count: number): void {
     for (const message of inbox.messages.splice(0, count)) inbox.positions.delete(message.id);
+    inbox.arrivals.splice(0, count);
     inbox.first += count;
   }
 }

@@ -48,6 +48,10 @@ export class PresenceTable {
     return offline;
   }
 
+  usersOf(worker: number): ReadonlySet<string> | undefined {
+    return this.usersByWorker.get(worker);
+  }
+
   workersOf(user: string): ReadonlySet<number> | undefined {
     return this.workersByUser.get(user);
   }

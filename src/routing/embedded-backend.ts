@@ -1,57 +1,80 @@
 /**
- * The worker's side of embedded mode: the `Backend` interface over cluster IPC to the primary's
- * `EmbeddedHub`. Operations of one event-loop turn go out as one IPC message.
+ * The worker's side of embedded mode: the `Backend` interface over the primary's `EmbeddedHub`
+ * (cluster IPC) and the other workers (the peer mesh).
  *
- * A message gets its id here and is acknowledged as soon as its batch is written to the IPC
- * channel: from then on the primary receives it even if this worker dies, so the sender's worker
- * never waits for the primary. The `delivered`/`stored` status comes from this worker's copy of
- * the host's presence; the primary, which stores and forwards in one order, decides what a later
- * log in replays.
+ * Sending a message takes no round trip: this worker gives it its id, delivers it to the
+ * recipient's sessions here and sends it straight to the other workers holding them (from its
+ * copy of the host's presence), then hands it to the primary's inbox. The client is acknowledged
+ * once that hand-off is written to the IPC channel: from then on the primary receives it even if
+ * this worker dies. Store hand-offs are batched over a few milliseconds; anything else (log in,
+ * log out) flushes the batch at once, so the primary sees every operation in order.
+ *
+ * A message this worker cannot deliver itself (the recipient looks offline, or a peer channel is
+ * not open) goes through the primary, which forwards it. For a short while after that, later
+ * messages to the same recipient take the same path, so they cannot overtake it.
  */
 import type { HubRequest, HubResponse } from "../cluster/ipc.js";
 import { MessageIdGenerator } from "../inbox/message-id.js";
 import { PresenceReplica } from "../presence/presence-replica.js";
 import type { NewMessage } from "../protocol.js";
 import { type Backend, BackendUnavailableError, type SendResult } from "./backend.js";
-import { TurnBatcher } from "./turn-batcher.js";
+import type { PeerMesh } from "./peer-mesh.js";
 
 const REQUEST_TIMEOUT_MS = 5_000;
+/** How long store hand-offs wait for company; the sender's acknowledgement waits as long. */
+const STORE_BATCH_MS: number = 10;
+const MAX_BATCH = 512;
+/** How long a recipient's messages keep going through the primary after one had to. */
+const DETOUR_MS = 250;
 /** Id sequence numbers are spread over this many slots, one per live worker. */
 export const ID_SLOTS = 2048;
 
-interface Pending {
+interface PendingReplay {
   resolve: (messages: NewMessage[]) => void;
   reject: (error: Error) => void;
   at: number;
 }
 
+type Written = (error?: Error | null) => void;
+
 export interface HubLink {
   /** Sends one batch; `written` is called once it is in the channel (or with an error). */
-  send(ops: HubRequest[], written: (error?: Error | null) => void): void;
+  send(ops: HubRequest[], written: Written): void;
   connected(): boolean;
 }
 
 export class EmbeddedBackend implements Backend {
-  private readonly outbox: TurnBatcher<HubRequest>;
+  private ops: HubRequest[] = [];
   /** Sends waiting for their batch to be written, in batch order. */
-  private unwritten: ((error?: Error | null) => void)[] = [];
-  private readonly replays = new Map<number, Pending>();
+  private unwritten: Written[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushImmediate: NodeJS.Immediate | undefined;
+  private readonly replays = new Map<number, PendingReplay>();
   private readonly presence = new PresenceReplica();
   private readonly ids: MessageIdGenerator;
+  /** Recipients whose messages go through the primary until the given time. */
+  private readonly detours = new Map<string, number>();
   private nextRef = 1;
   private deliver: (message: NewMessage) => void = () => {};
   private readonly timeoutSweep: NodeJS.Timeout;
 
   constructor(
     private readonly link: HubLink,
+    private readonly mesh: PeerMesh,
+    private readonly workerId: number,
     slot: number,
   ) {
     this.ids = new MessageIdGenerator(slot, ID_SLOTS);
-    this.outbox = new TurnBatcher((ops) => this.write(ops));
-    this.timeoutSweep = setInterval(() => this.failOverdue(), 1000).unref();
+    this.timeoutSweep = setInterval(() => {
+      this.failOverdue();
+      const now = Date.now();
+      for (const [user, until] of this.detours) if (until <= now) this.detours.delete(user);
+    }, 1000).unref();
   }
 
-  async start(): Promise<void> {}
+  async start(): Promise<void> {
+    await this.mesh.listen();
+  }
 
   /** Feeds one batch from the primary. */
   receive(ops: HubResponse[]): void {
@@ -69,23 +92,29 @@ export class EmbeddedBackend implements Backend {
         case "presence":
           this.presence.reset(op[1]);
           break;
-        case "online":
-          this.presence.online(op[1]);
+        case "moves":
+          this.presence.apply(op[1]);
           break;
-        case "offline":
-          this.presence.offline(op[1]);
+        case "peers":
+          this.mesh.setPeers(op[1]);
           break;
       }
     }
   }
 
+  /** Messages that other workers sent straight here. */
+  receiveFromPeer(messages: NewMessage[]): void {
+    for (const message of messages) this.deliver(message);
+  }
+
   addPresence(user: string): void {
-    this.presence.online([user]);
-    this.outbox.push(["join", user]);
+    this.presence.joined(user, this.workerId);
+    this.queue(["join", user], true);
   }
 
   removePresence(user: string): void {
-    this.outbox.push(["leave", user]);
+    this.presence.left(user, this.workerId);
+    this.queue(["leave", user], true);
   }
 
   replay(user: string, since: string | undefined): Promise<NewMessage[]> {
@@ -93,7 +122,7 @@ export class EmbeddedBackend implements Backend {
     const ref = this.nextRef++;
     return new Promise((resolve, reject) => {
       this.replays.set(ref, { resolve, reject, at: Date.now() });
-      this.outbox.push(["replay", ref, user, since ?? null]);
+      this.queue(["replay", ref, user, since ?? null], true);
     });
   }
 
@@ -101,13 +130,38 @@ export class EmbeddedBackend implements Backend {
     if (!this.link.connected()) return Promise.reject(unreachable());
     const sentAt = Date.now();
     const message: NewMessage = { id: this.ids.next(sentAt), from, to, message: text, sentAt };
-    const status = this.presence.has(to) ? "delivered" : "stored";
-    this.outbox.push(["send", message.id, from, to, text, sentAt]);
+    const holders = this.presence.holdersOf(to);
+    const reached = this.deliverDirectly(message, holders, sentAt);
+    const status = holders && holders.size > 0 ? "delivered" : "stored";
+    const detour = reached.length < (holders?.size ?? 0) || !holders;
+    if (detour) this.detours.set(to, sentAt + DETOUR_MS);
+    this.queue(["store", message.id, from, to, text, sentAt, reached], detour);
     return new Promise((resolve, reject) => {
       this.unwritten.push((error) =>
         error ? reject(unreachable()) : resolve({ message, status }),
       );
     });
+  }
+
+  /** Delivers here and over the mesh where possible; returns the workers reached. */
+  private deliverDirectly(
+    message: NewMessage,
+    holders: ReadonlySet<number> | undefined,
+    now: number,
+  ): number[] {
+    const reached: number[] = [];
+    if (!holders || (this.detours.get(message.to) ?? 0) > now) return reached;
+    this.detours.delete(message.to);
+    for (const worker of holders) {
+      if (worker === this.workerId) {
+        this.deliver(message);
+        reached.push(worker);
+      } else if (this.mesh.reaches(worker)) {
+        this.mesh.send(worker, message);
+        reached.push(worker);
+      }
+    }
+    return reached;
   }
 
   async listUsers(limit: number): Promise<string[]> {
@@ -127,7 +181,8 @@ export class EmbeddedBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    this.outbox.flush();
+    this.flush();
+    this.mesh.close();
     clearInterval(this.timeoutSweep);
     for (const [ref, pending] of this.replays) {
       this.replays.delete(ref);
@@ -135,8 +190,25 @@ export class EmbeddedBackend implements Backend {
     }
   }
 
-  private write(ops: HubRequest[]): void {
+  /** Queues an operation for the primary; `urgent` ones go at the end of this turn. */
+  private queue(op: HubRequest, urgent: boolean): void {
+    this.ops.push(op);
+    if (urgent || STORE_BATCH_MS === 0 || this.ops.length >= MAX_BATCH) {
+      this.flushImmediate ??= setImmediate(this.flush);
+    } else {
+      this.flushTimer ??= setTimeout(this.flush, STORE_BATCH_MS);
+    }
+  }
+
+  private readonly flush = (): void => {
+    clearTimeout(this.flushTimer);
+    if (this.flushImmediate) clearImmediate(this.flushImmediate);
+    this.flushTimer = undefined;
+    this.flushImmediate = undefined;
+    if (this.ops.length === 0) return;
+    const ops = this.ops;
     const settle = this.unwritten;
+    this.ops = [];
     this.unwritten = [];
     if (!this.link.connected()) {
       for (const done of settle) done(unreachable());
@@ -145,7 +217,7 @@ export class EmbeddedBackend implements Backend {
     this.link.send(ops, (error) => {
       for (const done of settle) done(error);
     });
-  }
+  };
 
   /** Replays are kept in ref order, so the overdue ones are at the front. */
   private failOverdue(): void {

@@ -1,35 +1,44 @@
 /**
  * The primary's side of embedded mode: it holds presence and inboxes (so they outlive any
- * worker), stores each message in its recipient's inbox, and forwards it to the workers holding
- * the recipient, and to no other. It tells every worker who comes online and goes offline, so
- * workers answer `list users` and the delivery status themselves. Requests and forwards cross
- * IPC in per-turn batches.
+ * worker), stores each message in its recipient's inbox, and forwards it to the recipient's
+ * workers that the sender's worker did not reach itself (a session that just started, a peer
+ * channel not open yet). It tells every worker who is online where, and how to reach each
+ * other, so the workers route messages among themselves.
  */
 import type { HubRequest, HubResponse } from "../cluster/ipc.js";
 import { MemoryInbox } from "../inbox/memory-inbox.js";
 import { PresenceTable } from "../presence/presence-table.js";
+import type { NewMessage } from "../protocol.js";
 import { TurnBatcher } from "./turn-batcher.js";
 
 const INBOX_SIZE = 1000;
 const INBOX_AGE_MS = 7 * 24 * 3600 * 1000;
+/** Workers store a message within a few ms of delivering it; a second is ample. */
+const REORDER_WINDOW_MS = 1000;
 
 export interface HubStats {
   /** Chat messages stored. */
   messages: number;
+  /** Messages the primary had to forward itself. */
+  forwarded: number;
   /** IPC batches sent to workers. */
   batchesOut: number;
 }
 
 export class EmbeddedHub {
   readonly presence = new PresenceTable();
-  readonly inbox = new MemoryInbox({ maxPerUser: INBOX_SIZE, maxAgeMs: INBOX_AGE_MS });
-  readonly stats: HubStats = { messages: 0, batchesOut: 0 };
+  readonly inbox = new MemoryInbox({
+    maxPerUser: INBOX_SIZE,
+    maxAgeMs: INBOX_AGE_MS,
+    reorderWindowMs: REORDER_WINDOW_MS,
+  });
+  readonly stats: HubStats = { messages: 0, forwarded: 0, batchesOut: 0 };
   private readonly outboxes = new Map<number, TurnBatcher<HubResponse>>();
-  /** Workers that got the presence snapshot and so take presence changes. */
-  private readonly synced = new Set<number>();
-  private readonly presenceChanges = new TurnBatcher<[boolean, string]>((changes) =>
-    this.broadcastPresence(changes),
-  );
+  /** Ready workers and their peer sockets; they follow presence from a full snapshot on. */
+  private readonly peers = new Map<number, string>();
+  private readonly moves = new TurnBatcher<[string, number, 0 | 1]>((moves) => {
+    for (const worker of this.peers.keys()) this.post(worker, ["moves", moves]);
+  });
   private readonly sweepTimer: NodeJS.Timeout;
 
   /** `sendToWorker` posts one batch of operations to a worker. */
@@ -41,13 +50,15 @@ export class EmbeddedHub {
     for (const op of ops) {
       switch (op[0]) {
         case "join":
-          if (this.presence.add(op[1], workerId)) this.presenceChanges.push([true, op[1]]);
+          if (!this.presence.workersOf(op[1])?.has(workerId)) this.moves.push([op[1], workerId, 1]);
+          this.presence.add(op[1], workerId);
           break;
         case "leave":
-          if (this.presence.remove(op[1], workerId)) this.presenceChanges.push([false, op[1]]);
+          if (this.presence.workersOf(op[1])?.has(workerId)) this.moves.push([op[1], workerId, 0]);
+          this.presence.remove(op[1], workerId);
           break;
-        case "send":
-          this.store(op[1], op[2], op[3], op[4], op[5]);
+        case "store":
+          this.store({ id: op[1], from: op[2], to: op[3], message: op[4], sentAt: op[5] }, op[6]);
           break;
         case "replay":
           this.post(workerId, ["replayed", op[1], this.inbox.replay(op[2], op[3] ?? undefined)]);
@@ -56,44 +67,49 @@ export class EmbeddedHub {
     }
   }
 
-  /** A worker is ready: from now on it follows presence, starting from a full snapshot. */
-  workerReady(workerId: number): void {
-    this.presenceChanges.flush();
-    this.synced.add(workerId);
-    this.post(workerId, ["presence", this.presence.list(Number.POSITIVE_INFINITY)]);
+  /** A worker is ready: it gets presence and its peers, and every worker learns of it. */
+  workerReady(workerId: number, peerPath: string): void {
+    this.moves.flush();
+    this.peers.set(workerId, peerPath);
+    const snapshot = this.presence
+      .list(Number.POSITIVE_INFINITY)
+      .map((user): [string, number[]] => [user, [...(this.presence.workersOf(user) ?? [])]]);
+    this.post(workerId, ["presence", snapshot]);
+    this.announcePeers();
   }
 
   /** A worker is gone: its users are offline now, unless they have a session elsewhere. */
   workerGone(workerId: number): void {
-    this.synced.delete(workerId);
+    const users = [...(this.presence.usersOf(workerId) ?? [])];
+    this.presence.removeWorker(workerId);
     this.outboxes.delete(workerId);
-    for (const user of this.presence.removeWorker(workerId))
-      this.presenceChanges.push([false, user]);
+    if (this.peers.delete(workerId)) this.announcePeers();
+    for (const user of users) this.moves.push([user, workerId, 0]);
   }
 
   close(): void {
     clearInterval(this.sweepTimer);
   }
 
-  private store(id: string, from: string, to: string, text: string, sentAt: number): void {
-    const message = { id, from, to, message: text, sentAt };
-    const workers = this.presence.workersOf(to);
-    this.inbox.append(message, workers !== undefined);
-    if (workers) for (const worker of workers) this.post(worker, ["deliver", message]);
+  private store(message: NewMessage, reached: number[]): void {
+    const holders = this.presence.workersOf(message.to);
+    let delivered = false;
+    for (const worker of holders ?? []) {
+      if (reached.includes(worker)) {
+        delivered = true;
+      } else {
+        this.post(worker, ["deliver", message]);
+        this.stats.forwarded++;
+        delivered = true;
+      }
+    }
+    this.inbox.append(message, delivered);
     this.stats.messages++;
   }
 
-  private broadcastPresence(changes: [boolean, string][]): void {
-    const online = changes
-      .filter(([on, user]) => on && this.presence.workersOf(user))
-      .map(([, u]) => u);
-    const offline = changes
-      .filter(([on, user]) => !on && !this.presence.workersOf(user))
-      .map(([, u]) => u);
-    for (const worker of this.synced) {
-      if (online.length > 0) this.post(worker, ["online", online]);
-      if (offline.length > 0) this.post(worker, ["offline", offline]);
-    }
+  private announcePeers(): void {
+    const peers = [...this.peers];
+    for (const worker of this.peers.keys()) this.post(worker, ["peers", peers]);
   }
 
   private post(workerId: number, op: HubResponse): void {

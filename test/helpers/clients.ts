@@ -23,7 +23,14 @@ const open = new Set<ChatClient>();
 
 export function connect(
   url: string,
-  options: { transport?: Transport; upgrade?: boolean; auth?: object; reconnection?: boolean } = {},
+  options: {
+    transport?: Transport;
+    upgrade?: boolean;
+    auth?: object;
+    reconnection?: boolean;
+    /** Request headers (Node.js clients only), e.g. a HAProxy stickiness cookie. */
+    extraHeaders?: Record<string, string>;
+  } = {},
 ): ChatClient {
   const socket = io(url, {
     transports: options.transport ? [options.transport] : ["polling", "websocket"],
@@ -33,6 +40,7 @@ export function connect(
     reconnectionDelay: 100,
     reconnectionDelayMax: 500,
     auth: options.auth ?? {},
+    ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
   }) as ChatClient;
   socket.received = [];
   socket.on("new message", (message) => socket.received.push(message));

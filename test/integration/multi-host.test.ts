@@ -145,9 +145,9 @@ describe("two hosts on one Redis behind HAProxy", { skip: haproxyMissing }, () =
     for (const kind of KINDS) {
       for (let i = 0; i < 10 && !tracked.has(kind); i++) {
         const name = uniqueName(kind === "polling" ? "tpoll" : "tws");
-        const client = Object.assign(connectTracking(haproxy.url, name, transportOptions(kind)), {
-          name,
-        });
+        // HAProxy's stickiness cookie for host-a (server chat1) makes it land there at once.
+        const pinned = { ...transportOptions(kind), extraHeaders: { Cookie: "SERVERID=chat1" } };
+        const client = Object.assign(connectTracking(haproxy.url, name, pinned), { name });
         await eventually(() => assert.ok(client.logins >= 1));
         if ((await probe.hostsOf(name))[0] === "host-a") tracked.set(kind, client);
         else client.disconnect();
