@@ -55,6 +55,20 @@ describe("MemoryInbox", () => {
     assert.equal(got.at(-1), "m119");
   });
 
+  it("repeats what arrived just before `since` (it may have reached the session later)", () => {
+    const inbox = new MemoryInbox({ maxPerUser: 10, maxAgeMs: 60_000, reorderWindowMs: 1000 });
+    const [a, b, c, d] = ["a", "b", "c", "d"].map((t) => message("bob", t));
+    inbox.append(a as NewMessage, true, 1000);
+    inbox.append(b as NewMessage, true, 5000);
+    inbox.append(c as NewMessage, true, 5500);
+    inbox.append(d as NewMessage, true, 6000);
+    // c arrived half a second after b: b is repeated, a (4 s earlier) is not, c itself is not.
+    assert.deepEqual(
+      inbox.replay("bob", c?.id).map((m) => m.message),
+      ["b", "d"],
+    );
+  });
+
   it("drops messages older than maxAgeMs", () => {
     const inbox = new MemoryInbox({ maxPerUser: 10, maxAgeMs: 1000 });
     const now = Date.now();
