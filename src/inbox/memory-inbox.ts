@@ -67,11 +67,21 @@ export class MemoryInbox {
         ? inbox.undelivered
         : sincePosition === undefined
           ? inbox.first
-          : sincePosition + 1;
+          : this.reorderStart(inbox, sincePosition);
     // The newest maxPerUser at most: what the inbox promises to keep, as in Redis mode.
     const start = Math.max(after, end - this.options.maxPerUser, inbox.first);
     inbox.undelivered = end;
-    return inbox.messages.slice(start - inbox.first);
+    return inbox.messages.slice(start - inbox.first).filter((message) => message.id !== since);
+  }
+
+  /** Where a `since` replay starts: after the message, less what arrived just before it. */
+  private reorderStart(inbox: UserInbox, sincePosition: number): number {
+    const window = this.options.reorderWindowMs ?? 0;
+    const sinceIndex = sincePosition - inbox.first;
+    const cutoff = (inbox.arrivals[sinceIndex] ?? 0) - window;
+    let index = sinceIndex;
+    while (window > 0 && index > 0 && (inbox.arrivals[index - 1] ?? 0) >= cutoff) index--;
+    return index === sinceIndex ? sincePosition + 1 : inbox.first + index;
   }
 
   /** Forgets inboxes whose newest message has expired (run now and then). */

@@ -22,7 +22,7 @@ import type { PeerMesh } from "./peer-mesh.js";
 
 const REQUEST_TIMEOUT_MS = 5_000;
 /** How long store hand-offs wait for company; the sender's acknowledgement waits as long. */
-const STORE_BATCH_MS: number = 10;
+const STORE_BATCH_MS = 10;
 const MAX_BATCH = 512;
 /** How long a recipient's messages keep going through the primary after one had to. */
 const DETOUR_MS = 250;
@@ -193,7 +193,7 @@ export class EmbeddedBackend implements Backend {
   /** Queues an operation for the primary; `urgent` ones go at the end of this turn. */
   private queue(op: HubRequest, urgent: boolean): void {
     this.ops.push(op);
-    if (urgent || STORE_BATCH_MS === 0 || this.ops.length >= MAX_BATCH) {
+    if (urgent || this.ops.length >= MAX_BATCH) {
       this.flushImmediate ??= setImmediate(this.flush);
     } else {
       this.flushTimer ??= setTimeout(this.flush, STORE_BATCH_MS);
