@@ -55,15 +55,35 @@ export class PrimaryMetrics {
           this.set(hub.presence.size());
         },
       });
-      new Counter({
-        name: "chat_ipc_batches_total",
-        help: "IPC batches the primary sent to workers (messages and answers of one turn each)",
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          this.inc(hub.stats.batchesOut);
-        },
-      });
+      const counters: [string, string, () => number][] = [
+        [
+          "chat_ipc_batches_total",
+          "IPC batches the primary sent to workers",
+          () => hub.stats.batchesOut,
+        ],
+        [
+          "chat_ipc_batches_in_total",
+          "IPC batches the primary received from workers",
+          () => hub.stats.batchesIn,
+        ],
+        ["chat_stored_messages_total", "Messages appended to inboxes", () => hub.stats.messages],
+        [
+          "chat_forwarded_messages_total",
+          "Messages the primary forwarded because the sender's worker could not reach a recipient's worker",
+          () => hub.stats.forwarded,
+        ],
+      ];
+      for (const [name, help, read] of counters) {
+        new Counter({
+          name,
+          help,
+          registers: [this.registry],
+          collect() {
+            this.reset();
+            this.inc(read());
+          },
+        });
+      }
     }
     pool.on("message", (_worker, message) => {
       if (message.t === "metrics")

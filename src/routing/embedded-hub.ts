@@ -21,6 +21,8 @@ export interface HubStats {
   messages: number;
   /** Messages the primary had to forward itself. */
   forwarded: number;
+  /** IPC batches received from workers. */
+  batchesIn: number;
   /** IPC batches sent to workers. */
   batchesOut: number;
 }
@@ -32,7 +34,7 @@ export class EmbeddedHub {
     maxAgeMs: INBOX_AGE_MS,
     reorderWindowMs: REORDER_WINDOW_MS,
   });
-  readonly stats: HubStats = { messages: 0, forwarded: 0, batchesOut: 0 };
+  readonly stats: HubStats = { messages: 0, forwarded: 0, batchesIn: 0, batchesOut: 0 };
   private readonly outboxes = new Map<number, TurnBatcher<HubResponse>>();
   /** Ready workers and their peer sockets; they follow presence from a full snapshot on. */
   private readonly peers = new Map<number, string>();
@@ -47,6 +49,7 @@ export class EmbeddedHub {
   }
 
   handle(workerId: number, ops: HubRequest[]): void {
+    this.stats.batchesIn++;
     for (const op of ops) {
       switch (op[0]) {
         case "join":
