@@ -3,6 +3,7 @@
  * ratio against each baseline measured in the same invocation.
  */
 import type { ConnectionResult, DmResult, ScenarioResult } from "./results.js";
+import { CLIENT_HOSTS } from "./targets.js";
 
 interface Figure<R> {
   name: string;
@@ -173,9 +174,13 @@ export function renderText(results: ScenarioResult[], failures: RunFailure[]): s
   const dm = results.filter((r): r is DmResult => r.scenario === "dm");
   if (dm.length > 0) {
     const first = dm[0] as DmResult;
+    const multiHost = dm.some((r) => (r.hosts ?? 1) > 1)
+      ? ` (hN: N hosts on one redis-server, clients on the first ${CLIENT_HOSTS}, CPU of all)`
+      : "";
     parts.push(
       `Direct messages: ${first.clients} ${first.transport} clients, ${first.targetRate} msg/s, ` +
-        `${first.durationS} s measured\n\n${table(dm, [...DM_FIGURES, ...counterFigures(dm)])}` +
+        `${first.durationS} s measured${multiHost}\n\n` +
+        `${table(dm, [...DM_FIGURES, ...counterFigures(dm)])}` +
         notes(dm),
     );
   }

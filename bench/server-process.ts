@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { connect, createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { killProcesses, treeProcesses } from "./proc-stats.js";
-import type { RedisSpec, Target } from "./targets.js";
+import { CLIENT_HOSTS, type RedisSpec, type Target } from "./targets.js";
 
 export interface RunningServer {
   /** The first host: the connection scenario and /metrics use it. */
@@ -97,9 +97,6 @@ async function startRedis(): Promise<{ child: Child; url: string }> {
   }
   return { child, url: `redis://${HOST}:${port}` };
 }
-
-/** Hosts of a multi-host run that get clients; the others are idle members. */
-export const CLIENT_HOSTS = 2;
 
 export async function startServer(
   target: Target,

@@ -10,6 +10,9 @@ const BASELINES = path.join(REPO_ROOT, "dist", "bench", "baselines");
 
 export type TargetName = "chat-server" | "chat-server-redis" | "seed" | "seed-redis" | "cluster";
 
+/** Hosts of a multi-host run that get clients (split evenly); the others are idle members. */
+export const CLIENT_HOSTS = 2;
+
 /** The Redis a target shares with the other hosts of its run. */
 export interface RedisSpec {
   /** `redis://127.0.0.1:<port>` */
