@@ -58,8 +58,9 @@ async function connectAll(command: DmSetup): Promise<void> {
   let connected = 0;
   await forEachLimited(command.count, command.concurrency, async (i) => {
     const username = `u${command.first + i}`;
+    const url = command.urls[(command.first + i) % command.urls.length] as string;
     try {
-      const socket = await connectAndLogIn(command.url, username, {
+      const socket = await connectAndLogIn(url, username, {
         transport: command.transport,
         timeoutMs: 20_000,
       });

@@ -52,7 +52,7 @@ export async function runDmLoad(
       const next = Math.floor(((g + 1) * options.clients) / count);
       pool.send(g, {
         type: "setup",
-        url: server.url,
+        urls: server.clientUrls,
         transport: options.transport,
         first,
         count: next - first,
@@ -99,14 +99,18 @@ async function measure(
   await tick(windowStartUs, () => show("warming up"));
   const before = sampleTree(server.roots);
   const loadWindow = startLoadWindow();
-  const countersBefore = await scrapeCounters(server.url);
+  // Counters come from the first host's /metrics: per message they mean something only when it
+  // is the whole server.
+  const scrape = (url: string) =>
+    server.hosts > 1 ? Promise.resolve(undefined) : scrapeCounters(url);
+  const countersBefore = await scrape(server.url);
   await tick(windowEndUs, () => {
     const elapsed = (nowUs() - windowStartUs) / 1e6;
     show(`measuring ${elapsed.toFixed(0)}/${options.durationS} s`);
   });
   const after = sampleTree(server.roots);
   const loadSpan = endLoadWindow(loadWindow);
-  const countersAfter = await scrapeCounters(server.url);
+  const countersAfter = await scrape(server.url);
   const windowS = options.durationS;
 
   // Drain: wait until every measured message has arrived, or give up after drainS.

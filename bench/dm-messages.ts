@@ -10,7 +10,8 @@ export type Transport = "websocket" | "polling";
 
 export interface DmSetup {
   type: "setup";
-  url: string;
+  /** Servers to connect to: user u<i> connects to urls[i % urls.length]. */
+  urls: string[];
   transport: Transport;
   /** Users are named `u<i>`; this generator holds u<first> .. u<first + count - 1>. */
   first: number;

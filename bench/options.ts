@@ -17,6 +17,8 @@ export interface BenchOptions {
   targets: Target[];
   /** Worker counts for multi-process targets; each runs once per count. */
   workers: number[];
+  /** Host counts for multi-host targets (dm only); clients use the first two hosts. */
+  hosts: number[];
   /** Direct messages: logged-in clients. */
   clients: number;
   /** Direct messages per second, all clients together. */
@@ -46,6 +48,7 @@ export const DEFAULTS = Object.freeze({
   scenarios: "dm,connections",
   targets: "chat-server,seed,cluster",
   workers: "2",
+  hosts: "1",
   clients: 300,
   rate: 2000,
   duration: 10,
@@ -102,13 +105,21 @@ export function parseOptions(argv: string[]): BenchOptions {
         .argParser(list(scenario)),
     )
     .addOption(
-      new Option("--targets <list>", "chat-server, chat-server-redis, seed, cluster")
+      new Option("--targets <list>", "chat-server, chat-server-redis, seed, seed-redis, cluster")
         .default(targets(DEFAULTS.targets), DEFAULTS.targets)
         .argParser(targets),
     )
     .addOption(
       new Option("--workers <list>", "worker counts, e.g. 2 or 2,8")
         .default([2], DEFAULTS.workers)
+        .argParser(list(number(1, 64))),
+    )
+    .addOption(
+      new Option(
+        "--hosts <list>",
+        "host counts for chat-server-redis and seed-redis (dm), e.g. 2,12: clients use 2 hosts",
+      )
+        .default([1], DEFAULTS.hosts)
         .argParser(list(number(1, 64))),
     )
     .addOption(
@@ -174,6 +185,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     scenarios: o.scenarios,
     targets: o.targets,
     workers: o.workers,
+    hosts: o.hosts,
     clients: o.clients,
     rate: o.rate,
     duration: o.duration,

@@ -3,6 +3,7 @@
  * ratio against each baseline measured in the same invocation.
  */
 import type { ConnectionResult, DmResult, ScenarioResult } from "./results.js";
+import { CLIENT_HOSTS } from "./targets.js";
 
 interface Figure<R> {
   name: string;
@@ -86,19 +87,35 @@ function counterFigures(results: DmResult[]): Figure<DmResult>[] {
 }
 
 export function isBaselineName(target: string): boolean {
-  return target === "seed" || target === "cluster";
+  return target === "seed" || target === "cluster" || target === "seed-redis";
 }
 
 /**
  * Pairs (run, baseline) to show a ratio for: every run against the seed, and every other run
- * against the cluster baseline with the same number of workers.
+ * against the cluster baseline with the same number of workers. Multi-host runs (several hosts
+ * on one Redis) are compared with seed-redis at the same number of hosts, and with their own
+ * target's run at the fewest hosts above one (e.g. 12 hosts against 2).
  */
 export function ratioPairs<R extends ScenarioResult>(results: R[]): [R, R][] {
   const pairs: [R, R][] = [];
   for (const run of results) {
+    if ((run.hosts ?? 1) > 1) {
+      if (isBaselineName(run.target)) continue;
+      for (const base of results) {
+        if (base.target === "seed-redis" && base.hosts === run.hosts) pairs.push([run, base]);
+      }
+      const own = results
+        .filter((r) => r.target === run.target && (r.hosts ?? 1) > 1)
+        .sort((a, b) => (a.hosts ?? 1) - (b.hosts ?? 1))[0];
+      if (own && (own.hosts ?? 1) < (run.hosts ?? 1)) pairs.push([run, own]);
+      continue;
+    }
     for (const base of results) {
       if (base === run || !isBaselineName(base.target) || run.target === "seed") continue;
       if (base.target === "cluster" && base.workers !== run.workers) continue;
+      if ((base.hosts ?? 1) > 1) continue;
+      if (base.target === "seed-redis" && (run.target === "cluster" || run.hosts === undefined))
+        continue;
       pairs.push([run, base]);
     }
   }
@@ -157,9 +174,13 @@ export function renderText(results: ScenarioResult[], failures: RunFailure[]): s
   const dm = results.filter((r): r is DmResult => r.scenario === "dm");
   if (dm.length > 0) {
     const first = dm[0] as DmResult;
+    const multiHost = dm.some((r) => (r.hosts ?? 1) > 1)
+      ? ` (hN: N hosts on one redis-server, clients on the first ${CLIENT_HOSTS}, CPU of all)`
+      : "";
     parts.push(
       `Direct messages: ${first.clients} ${first.transport} clients, ${first.targetRate} msg/s, ` +
-        `${first.durationS} s measured\n\n${table(dm, [...DM_FIGURES, ...counterFigures(dm)])}` +
+        `${first.durationS} s measured${multiHost}\n\n` +
+        `${table(dm, [...DM_FIGURES, ...counterFigures(dm)])}` +
         notes(dm),
     );
   }

@@ -8,8 +8,10 @@ export interface RunIdentity {
   /** e.g. "chat-server w2", "seed" */
   label: string;
   target: string;
-  /** Worker processes (1 for single-process targets). */
+  /** Worker processes (1 for single-process targets; per host in a multi-host run). */
   workers: number;
+  /** Hosts on one Redis (multi-host targets only; clients use the first two). */
+  hosts?: number;
 }
 
 export interface GeneratorReport {

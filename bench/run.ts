@@ -47,6 +47,27 @@ function plan(options: BenchOptions): PlannedRun[] {
     for (let round = 0; round < options.repeat; round++) {
       for (const target of options.targets) {
         const counts = target.usesWorkers ? options.workers : [1];
+        if (target.multiHost && scenario === "dm") {
+          // One host: as many workers as --workers says. Several hosts: one process (one
+          // worker) per host, the seed-redis way, so the process counts stay comparable.
+          for (const hosts of options.hosts) {
+            for (const workers of hosts > 1 ? [1] : counts) {
+              const label =
+                hosts > 1 || !target.usesWorkers
+                  ? `${target.name} h${hosts}`
+                  : `${target.name} w${workers}`;
+              runs.push({
+                scenario,
+                label,
+                target: target.name,
+                workers,
+                hosts,
+                targetSpec: target,
+              });
+            }
+          }
+          continue;
+        }
         for (const workers of counts) {
           const label = target.usesWorkers ? `${target.name} w${workers}` : target.name;
           runs.push({ scenario, label, target: target.name, workers, targetSpec: target });
@@ -59,8 +80,10 @@ function plan(options: BenchOptions): PlannedRun[] {
 
 async function runOne(run: PlannedRun, options: BenchOptions): Promise<ScenarioResult> {
   const id: RunIdentity = { label: run.label, target: run.target, workers: run.workers };
-  progressLine.show(`${run.label}: starting the server`);
-  const server = await startServer(run.targetSpec, run.workers);
+  if (run.hosts !== undefined) id.hosts = run.hosts;
+  const hosts = run.hosts ?? 1;
+  progressLine.show(`${run.label}: starting ${hosts > 1 ? `${hosts} hosts` : "the server"}`);
+  const server = await startServer(run.targetSpec, run.workers, hosts, 30_000 + 5_000 * hosts);
   try {
     if (run.scenario === "dm") {
       return await runDmLoad(id, server, {

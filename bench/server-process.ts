@@ -1,17 +1,24 @@
 /**
  * Starts a target as child processes on a free port (with its own redis-server first, for
  * targets that need one), waits for GET /readyz 200, and stops everything it started.
+ * A multi-host run starts the target H times on one redis-server, each "host" on its own port.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { connect, createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { killProcesses, treeProcesses } from "./proc-stats.js";
-import type { Target } from "./targets.js";
+import { CLIENT_HOSTS, type RedisSpec, type Target } from "./targets.js";
 
 export interface RunningServer {
+  /** The first host: the connection scenario and /metrics use it. */
   url: string;
   port: number;
+  /** The hosts clients connect to (the first two of a multi-host run; the rest stay idle). */
+  clientUrls: string[];
+  /** Hosts started (1 unless a multi-host run). */
+  hosts: number;
   /** Roots of the process trees whose CPU and memory count as the server's. */
   roots: number[];
   /** The last lines it printed (for error reports). */
@@ -88,31 +95,48 @@ async function startRedis(): Promise<{ child: Child; url: string }> {
     await child.stop();
     throw error;
   }
-  return { child, url: `${HOST}:${port}` };
+  return { child, url: `redis://${HOST}:${port}` };
 }
 
 export async function startServer(
   target: Target,
   workers: number,
+  hosts = 1,
   timeoutMs = 30_000,
 ): Promise<RunningServer> {
-  const redis = target.needsRedis ? await startRedis() : undefined;
-  const port = await freePort();
-  const main = startChild(process.execPath, target.args(port, HOST, workers, redis?.url));
-  const url = `http://${HOST}:${port}`;
+  const redis = target.needsRedis || hosts > 1 ? await startRedis() : undefined;
+  const prefix = `bench${randomBytes(4).toString("hex")}`;
+  const mains: { child: Child; url: string; port: number }[] = [];
+  for (let h = 1; h <= hosts; h++) {
+    const port = await freePort();
+    const spec: RedisSpec | undefined = redis && { url: redis.url, prefix, nodeId: `host${h}` };
+    const child = startChild(process.execPath, target.args(port, HOST, workers, spec));
+    mains.push({ child, port, url: `http://${HOST}:${port}` });
+  }
+  const first = mains[0];
+  if (!first) throw new Error("no hosts to start");
+  const redisPid = redis?.child.process.pid;
   const server: RunningServer = {
-    url,
-    port,
-    roots: [main.process.pid ?? -1, ...(redis?.child.process.pid ? [redis.child.process.pid] : [])],
-    output: main.output,
-    alive: main.running,
+    url: first.url,
+    port: first.port,
+    clientUrls: mains.slice(0, CLIENT_HOSTS).map((m) => m.url),
+    hosts,
+    roots: [...mains.map((m) => m.child.process.pid ?? -1), ...(redisPid ? [redisPid] : [])],
+    output: () =>
+      mains
+        .map((m, i) => (hosts > 1 ? `[host${i + 1}]\n${m.child.output()}` : m.child.output()))
+        .join("\n"),
+    alive: () => mains.every((m) => m.child.running()),
     async stop() {
-      await main.stop();
+      await Promise.all(mains.map((m) => m.child.stop()));
       await redis?.child.stop();
     },
   };
   try {
-    await waitUntil(target.name, main, () => isReady(url), timeoutMs);
+    const what = (i: number) => (hosts > 1 ? `${target.name} host${i + 1}` : target.name);
+    await Promise.all(
+      mains.map((m, i) => waitUntil(what(i), m.child, () => isReady(m.url), timeoutMs)),
+    );
   } catch (error) {
     await server.stop();
     throw error;

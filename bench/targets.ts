@@ -8,7 +8,20 @@ import path from "node:path";
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
 const BASELINES = path.join(REPO_ROOT, "dist", "bench", "baselines");
 
-export type TargetName = "chat-server" | "chat-server-redis" | "seed" | "cluster";
+export type TargetName = "chat-server" | "chat-server-redis" | "seed" | "seed-redis" | "cluster";
+
+/** Hosts of a multi-host run that get clients (split evenly); the others are idle members. */
+export const CLIENT_HOSTS = 2;
+
+/** The Redis a target shares with the other hosts of its run. */
+export interface RedisSpec {
+  /** `redis://127.0.0.1:<port>` */
+  url: string;
+  /** Prefix of the run's keys and channels (random per run). */
+  prefix: string;
+  /** This host's name, `host1`, `host2`, ... */
+  nodeId: string;
+}
 
 export interface Target {
   name: TargetName;
@@ -20,8 +33,13 @@ export interface Target {
   usesWorkers: boolean;
   /** Whether the benchmark starts a redis-server for it (its CPU and memory count too). */
   needsRedis?: boolean;
+  /**
+   * Whether --hosts applies: the target can run as several hosts (processes started from its
+   * command line) on one Redis. Implies needsRedis.
+   */
+  multiHost?: boolean;
   /** Node arguments that start it on `host:port` with `workers` workers. */
-  args(port: number, host: string, workers: number, redis?: string): string[];
+  args(port: number, host: string, workers: number, redis?: RedisSpec): string[];
   /** Most open connections it can hold: a single process is bound by its fd limit. */
   maxConnections?(fdLimit: number): number;
 }
@@ -45,13 +63,15 @@ export const TARGETS: Record<TargetName, Target> = {
   },
   "chat-server-redis": {
     name: "chat-server-redis",
-    description: "chat-server start --redis (multi-host mode, one host, its own redis-server)",
+    description: "chat-server start --redis (multi-host mode, its own redis-server)",
     baseline: false,
     usesWorkers: true,
     needsRedis: true,
+    multiHost: true,
     args: (port, host, workers, redis) => [
       ...chatServerArgs(port, host, workers),
-      ...["--redis", redis ?? "", "--node-id", `bench:${port}`],
+      ...["--redis", redis?.url ?? "", "--redis-prefix", redis?.prefix ?? "chat"],
+      ...["--node-id", redis?.nodeId ?? `bench:${port}`],
     ],
   },
   seed: {
@@ -64,6 +84,22 @@ export const TARGETS: Record<TargetName, Target> = {
       ...["--port", String(port), "--host", host],
     ],
     // One process: every connection is a file descriptor; keep some for everything else.
+    maxConnections: (fdLimit) => fdLimit - 500,
+  },
+  "seed-redis": {
+    name: "seed-redis",
+    description:
+      "baseline (c): the seed's Redis design, one socket.io process per host, classic " +
+      "@socket.io/redis-adapter, Redis SET user:<name> at log in and a GET per message",
+    baseline: true,
+    usesWorkers: false,
+    needsRedis: true,
+    multiHost: true,
+    args: (port, host, _workers, redis) => [
+      path.join(BASELINES, "seed-redis-server.js"),
+      ...["--port", String(port), "--host", host],
+      ...["--redis", redis?.url ?? "", "--prefix", redis?.prefix ?? "seed"],
+    ],
     maxConnections: (fdLimit) => fdLimit - 500,
   },
   cluster: {

@@ -18,10 +18,14 @@ export interface Delivery {
   logIn(socket: Socket, username: string): void;
   /** Called when a logged-in connection goes away. */
   logOut(socket: Socket, username: string): void;
-  /** Emits `message` to every session of its recipient; "stored" when none is known. */
-  deliver(message: NewMessage): "delivered" | "stored";
+  /**
+   * Emits `message` to every session of its recipient; "stored" when none is known. A design
+   * that looks the recipient up elsewhere (Redis) answers once the look-up is done.
+   */
+  deliver(message: NewMessage): Status | Promise<Status>;
 }
 
+type Status = "delivered" | "stored";
 type Ack = (answer: object) => void;
 
 function fail(code: ErrorCode, message: string): Failure {
@@ -68,7 +72,11 @@ export function attachChat(socket: Socket, delivery: Delivery, idPrefix: string)
     }
     const id = `${idPrefix}${++lastId}`;
     const status = delivery.deliver({ id, from: username, to, message, sentAt: Date.now() });
-    answer(socket, event, ack, { ok: true, id, status });
+    if (typeof status === "string") return answer(socket, event, ack, { ok: true, id, status });
+    status.then(
+      (s) => answer(socket, event, ack, { ok: true, id, status: s }),
+      () => answer(socket, event, ack, fail(ErrorCode.Unavailable, "storage unreachable")),
+    );
   });
 
   socket.on("disconnect", () => {

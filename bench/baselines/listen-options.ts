@@ -1,5 +1,6 @@
 /**
- * Command line of the baseline servers: `--port <n> --host <addr> [--workers <n>]`.
+ * Command line of the baseline servers: `--port <n> --host <addr> [--workers <n>]`
+ * (and `--redis <url> --prefix <p>` for seed-redis).
  * Each answers GET /readyz with 200 once it accepts Socket.IO connections, like chat-server.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -9,6 +10,10 @@ export interface ListenOptions {
   port: number;
   host: string;
   workers: number;
+  /** Redis URL (seed-redis only). */
+  redis: string;
+  /** Prefix of Redis keys and channels (seed-redis only). */
+  prefix: string;
 }
 
 export function parseListenOptions(argv = process.argv.slice(2)): ListenOptions {
@@ -18,9 +23,17 @@ export function parseListenOptions(argv = process.argv.slice(2)): ListenOptions 
       port: { type: "string", default: "0" },
       host: { type: "string", default: "127.0.0.1" },
       workers: { type: "string", default: "2" },
+      redis: { type: "string", default: "redis://127.0.0.1:6379" },
+      prefix: { type: "string", default: "seed" },
     },
   });
-  return { port: Number(values.port), host: values.host, workers: Number(values.workers) };
+  return {
+    port: Number(values.port),
+    host: values.host,
+    workers: Number(values.workers),
+    redis: values.redis,
+    prefix: values.prefix,
+  };
 }
 
 /** HTTP handler for everything that is not Socket.IO: /healthz and /readyz answer 200. */

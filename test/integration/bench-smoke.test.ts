@@ -42,7 +42,7 @@ function bench(args: string[]): Promise<{ code: number | null; report: Report; s
   });
 }
 
-describe("npm run bench (smoke)", { timeout: 60_000 }, () => {
+describe("npm run bench (smoke)", { timeout: 90_000 }, () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-smoke-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -75,5 +75,25 @@ describe("npm run bench (smoke)", { timeout: 60_000 }, () => {
     const page = readFileSync(html, "utf8");
     assert.match(page, /<svg/);
     assert.match(page, /seed/);
+  });
+
+  it("runs the seed's Redis design as 2 hosts on one redis-server", async () => {
+    const { code, report, stderr } = await bench([
+      ...["--targets", "seed-redis", "--hosts", "2", "--scenarios", "dm"],
+      ...["--clients", "10", "--rate", "100", "--duration", "1", "--warmup", "0.5"],
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(report.failures, []);
+    const [dm] = report.results;
+    assert.ok(dm, "one result");
+    assert.equal(dm.label, "seed-redis h2");
+    assert.equal(dm.hosts, 2);
+    assert.equal(dm.clients, 10);
+    assert.equal(dm.lost, 0);
+    assert.equal(dm.errors, 0);
+    assert.equal(dm.misrouted, 0);
+    // Two seed-redis processes and the redis-server count as the server.
+    assert.ok((dm.serverProcesses as number) >= 3, `processes ${dm.serverProcesses}`);
+    assert.ok((dm.cpuUsPerMessage as number) > 0, "CPU per message is positive");
   });
 });
