@@ -18,6 +18,27 @@ process.on("exit", () => {
 });
 
 /** A port nobody listens on right now. */
+/**
+ * A free port below the kernel's ephemeral range (32768-60999 here) for servers a test kills and
+ * restarts on the same port: ports the OS hands out for `listen(0)` elsewhere can never take it
+ * while it is down.
+ */
+export async function freeRestartablePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = net.createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, HOST, () => resolve(true));
+    });
+    if (ok) {
+      server.close();
+      await once(server, "close");
+      return port;
+    }
+  }
+}
+
 export async function freePort(): Promise<number> {
   const server = net.createServer();
   server.listen(0, HOST);
@@ -152,7 +173,7 @@ function handle(
 export async function startRedis(
   options: { port?: number; args?: string[] } = {},
 ): Promise<RedisProcess> {
-  const port = options.port ?? (await freePort());
+  const port = options.port ?? (await freeRestartablePort());
   // Its own directory, so that nothing it writes (a replica's sync, say) lands in the checkout.
   const dir = mkdtempSync(path.join(os.tmpdir(), "chat-redis-"));
   const args = [
@@ -187,7 +208,7 @@ export interface SentinelOptions {
 
 /** A Sentinel watching the master on `masterPort`, with quick failure detection. */
 export async function startSentinel(options: SentinelOptions): Promise<RedisProcess> {
-  const port = await freePort();
+  const port = await freeRestartablePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), "chat-sentinel-"));
   const file = path.join(dir, "sentinel.conf");
   const name = options.masterName ?? "mymaster";
