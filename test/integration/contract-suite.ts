@@ -164,6 +164,28 @@ export function runContractSuite(label: string, deploy: () => Promise<Deployment
       assert.equal(new Set(ids).size, count, "ids are unique");
     });
 
+    it("messages sent while the recipient comes online arrive once each, in order", async () => {
+      const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
+      const a = await connectAs(urlA, alice, { transport: "websocket" });
+      const count = 120;
+      const answers: Promise<unknown>[] = [];
+      let b: ReturnType<typeof connect> | undefined;
+      for (let i = 0; i < count; i++) {
+        answers.push(send(a, bob, `t${i}`));
+        // bob logs in a third of the way through, on whichever worker or host he lands on.
+        if (i === count / 3) b = await connectAs(urlB, bob, { transport: "websocket" });
+        if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await Promise.all(answers);
+      assert.ok(b);
+      const got = await waitForMessages(b, (m) => new Set(m.map((x) => x.id)).size >= count);
+      const firstSeen = [...new Map(got.map((m) => [m.id, m.message])).values()];
+      assert.deepEqual(
+        firstSeen,
+        Array.from({ length: count }, (_, i) => `t${i}`),
+      );
+    });
+
     it("list users shows who is online, sorted; log out and disconnect take users off", async () => {
       const names = [uniqueName("zed"), uniqueName("amy"), uniqueName("max")];
       const [z, amy, m] = [
