@@ -78,6 +78,11 @@ export class ChatService {
     this.handle(socket, ClientEvent.LogOut, () => this.logOut(socket));
     socket.onAny((event: unknown, ...args: unknown[]) => {
       if (typeof event === "string" && KNOWN_EVENTS.has(event)) return;
+      // A flood of unknown events spends the same tokens; past the limit it is dropped unanswered.
+      if (!socket.data.bucket.take()) {
+        this.metrics.rateLimited();
+        return;
+      }
       const ack =
         typeof args.at(-1) === "function" ? (args.at(-1) as (a: AnyAnswer) => void) : undefined;
       const answer = failure(
@@ -93,7 +98,7 @@ export class ChatService {
     socket.on("disconnect", () => this.leave(socket));
   }
 
-  /** Connected sockets: a drain disconnects them at the transport level so clients reconnect. */
+  /** Users with at least one logged-in session on this worker. */
   onlineUserCount(): number {
     return this.sessions.userCount();
   }
