@@ -137,6 +137,19 @@ describe("hostile input", () => {
     assert.equal((await send(socket, target, "later")).ok, true);
   });
 
+  it("a flood of unknown events is answered only up to the rate limit", async () => {
+    const socket = await connectAs(server.url, uniqueName("noisy"));
+    let errors = 0;
+    socket.on("chat error", () => errors++);
+    for (let i = 0; i < 50; i++) {
+      (socket as unknown as { emit(e: string): void }).emit(`junk${i}`);
+    }
+    // A known event after the flood is answered (RATE_LIMITED): by then every junk event was seen.
+    const after = await send(socket, "anyone", "hi");
+    assert.equal(codeOf(after), "RATE_LIMITED");
+    assert.ok(errors >= 1 && errors <= 10, `${errors} unknown events answered`);
+  });
+
   it("a malformed Socket.IO frame closes only that connection", async () => {
     const ws = new WebSocket(
       `${server.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`,
