@@ -5,22 +5,18 @@
 import cluster from "node:cluster";
 import http from "node:http";
 import { Socket as NetSocket } from "node:net";
-import os from "node:os";
 import type { ServerOptions } from "socket.io";
 import { Server } from "socket.io";
 import { createTokenVerifier } from "./chat/auth.js";
 import { ChatService, type ChatSocket } from "./chat/chat-service.js";
 import { isMessage, type PrimaryToWorker, type WorkerToPrimary } from "./cluster/ipc.js";
 import { createSessionId } from "./cluster/session-id.js";
-import { isMultiHost, type ServerConfig } from "./config.js";
+import type { ServerConfig } from "./config.js";
 import { createStaticHandler } from "./http/static-files.js";
 import { createLogger } from "./logger.js";
 import { createWorkerMetrics } from "./metrics/worker-metrics.js";
 import type { ClientToServerEvents, ServerToClientEvents } from "./protocol.js";
-import type { Backend } from "./routing/backend.js";
 import { createBackend } from "./routing/create-backend.js";
-import { EmbeddedBackend } from "./routing/embedded-backend.js";
-import { PeerMesh } from "./routing/peer-mesh.js";
 import { TurnBatcher } from "./routing/turn-batcher.js";
 
 const LOAD_REPORT_MS = 1000;
@@ -57,26 +53,7 @@ io.engine.generateId = () => createSessionId(workerId);
 // session: no keep-alive. (Added after Socket.IO, which wraps the listeners present before it.)
 httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
 
-const mesh = new PeerMesh(
-  workerId,
-  process.env.CHAT_PEER_DIR ?? os.tmpdir(),
-  (messages) => embedded.receiveFromPeer(messages),
-  logger,
-);
-const embedded = new EmbeddedBackend(
-  {
-    send: (ops, written) => {
-      if (process.connected && process.send)
-        process.send({ t: "chat", ops }, undefined, {}, written);
-      else written(new Error("disconnected from the primary"));
-    },
-    connected: () => process.connected,
-  },
-  mesh,
-  workerId,
-  Number(process.env.CHAT_WORKER_SLOT ?? 0),
-);
-const backend: Backend = await createBackend(config, workerId, logger, embedded);
+const { backend, embedded, peerPath } = createBackend(config, workerId, logger);
 const metrics = createWorkerMetrics({
   connectedSockets: () => io.engine.clientsCount,
   loggedInUsers: () => chat.onlineUserCount(),
@@ -109,7 +86,7 @@ process.on("message", (message: unknown, handle: unknown) => {
       handle.unshift(Buffer.from(message.head, "latin1"));
       break;
     case "chat":
-      embedded.receive(message.ops);
+      embedded?.receive(message.ops);
       break;
     case "drain":
       void drain();
@@ -169,7 +146,7 @@ setInterval(
   () => tell({ t: "load", connections: io.engine.clientsCount, handshakes: handshakesReceived }),
   LOAD_REPORT_MS,
 ).unref();
-tell({ t: "ready", peerPath: isMultiHost(config) ? undefined : mesh.socketPath });
+tell({ t: "ready", peerPath });
 
 /**
  * Closes every client's transport (not its Socket.IO session), which makes Socket.IO clients
