@@ -156,6 +156,9 @@ async function drain(): Promise<void> {
   if (draining) return;
   draining = true;
   logger.info({ clients: io.engine.clientsCount }, "draining");
+  // Acknowledge what was accepted before closing, so clients do not send it again elsewhere.
+  backend.flush?.();
+  await chat.answered(DRAIN_FLUSH_MS / 2);
   for (const socket of io.of("/").sockets.values()) socket.conn.close();
   const deadline = Date.now() + DRAIN_FLUSH_MS;
   while (io.engine.clientsCount > 0 && Date.now() < deadline) {

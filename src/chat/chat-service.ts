@@ -56,6 +56,8 @@ class SocketSession {
 export class ChatService {
   readonly sessions = new LocalSessions<SocketSession>();
   private readonly metrics: ChatMetrics;
+  /** Answers still being worked out (a send waiting for storage), for a clean drain. */
+  private readonly unanswered = new Set<Promise<void>>();
   private readonly sessionOf = new WeakMap<ChatSocket, SocketSession>();
 
   constructor(private readonly options: ChatOptions) {
@@ -98,6 +100,20 @@ export class ChatService {
     socket.on("disconnect", () => this.leave(socket));
   }
 
+  /**
+   * Resolves once every request received so far has been answered, or after `timeoutMs`: a drain
+   * waits for it, so clients get their acknowledgements before their connection closes (and do
+   * not send again what was already accepted).
+   */
+  async answered(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.allSettled([...this.unanswered]), timeout]);
+    clearTimeout(timer);
+  }
+
   /** Users with at least one logged-in session on this worker. */
   onlineUserCount(): number {
     return this.sessions.userCount();
@@ -127,9 +143,13 @@ export class ChatService {
       } catch (error) {
         result = this.fault(event, error);
       }
-      if (result instanceof Promise)
-        result.then(respond, (error) => respond(this.fault(event, error)));
-      else respond(result);
+      if (result instanceof Promise) {
+        const answered = result.then(respond, (error) => respond(this.fault(event, error)));
+        this.unanswered.add(answered);
+        void answered.finally(() => this.unanswered.delete(answered));
+      } else {
+        respond(result);
+      }
     });
   }
 

@@ -37,6 +37,8 @@ export interface Backend {
   /** Registers a handler told whenever the storage becomes reachable or unreachable. */
   onReadyChange(handler: (ready: boolean) => void): void;
   isReady(): boolean;
+  /** Sends what is batched now instead of at the end of its batching window (drain). */
+  flush?(): void;
   /** Flushes what is pending, removes this worker's presence, and disconnects. */
   close(): Promise<void>;
 }

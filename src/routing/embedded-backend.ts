@@ -200,7 +200,7 @@ export class EmbeddedBackend implements Backend {
     }
   }
 
-  private readonly flush = (): void => {
+  readonly flush = (): void => {
     clearTimeout(this.flushTimer);
     if (this.flushImmediate) clearImmediate(this.flushImmediate);
     this.flushTimer = undefined;
