@@ -76,7 +76,7 @@ const CONNECTION_FIGURES: Figure<ConnectionResult>[] = [
 function counterFigures(results: DmResult[]): Figure<DmResult>[] {
   const names = new Set(results.flatMap((r) => Object.keys(r.countersPerMessage)));
   return [...names]
-    .filter((name) => /ipc/i.test(name))
+    .filter((name) => /ipc|forwarded/i.test(name))
     .sort()
     .map((name) => ({
       name: `${name.replace(/^chat_|_total$/g, "")} per message`,
