@@ -10,20 +10,19 @@ import type { Socket } from "socket.io-client";
 import type { NewMessage, SendMessageAnswer } from "../src/protocol.js";
 import { ClientFailure, connectAndLogIn, forEachLimited, tally } from "./client.js";
 import { nowUs, sleepUntil } from "./clock.js";
-import type { DmCommand, DmCounters, DmReply, DmRun, DmSetup } from "./dm-messages.js";
+import {
+  type DmCommand,
+  type DmCounters,
+  type DmReply,
+  type DmRun,
+  type DmSetup,
+  zeroCounters,
+} from "./dm-messages.js";
 import { encode, newHistogram } from "./latency.js";
 import { createLoopMonitor } from "./loop-delay.js";
 import { ownCpuUs } from "./proc-stats.js";
 
-const counters: DmCounters = {
-  sent: 0,
-  acked: 0,
-  delivered: 0,
-  receivedInWindow: 0,
-  errors: 0,
-  misrouted: 0,
-  disconnects: 0,
-};
+const counters: DmCounters = zeroCounters();
 const histogram = newHistogram();
 const loopDelay = createLoopMonitor();
 /** Sockets by user index relative to setup.first (undefined where connecting failed). */

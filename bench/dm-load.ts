@@ -5,13 +5,14 @@
  */
 import path from "node:path";
 import { nowUs, sleepUntil } from "./clock.js";
-import type {
-  DmCommand,
-  DmProgress,
-  DmReady,
-  DmReply,
-  DmResultMessage,
-  Transport,
+import {
+  type DmCommand,
+  type DmProgress,
+  type DmReady,
+  type DmReply,
+  type DmResultMessage,
+  type Transport,
+  zeroCounters,
 } from "./dm-messages.js";
 import { GeneratorPool } from "./generator-pool.js";
 import { encode, merge, summarize } from "./latency.js";
@@ -180,15 +181,7 @@ function generatorCount(clients: number, perGenerator: number): number {
 type Totals = Omit<DmProgress, "type">;
 
 function sumCounters(list: Totals[]): Totals {
-  const total: Totals = {
-    sent: 0,
-    acked: 0,
-    delivered: 0,
-    receivedInWindow: 0,
-    errors: 0,
-    misrouted: 0,
-    disconnects: 0,
-  };
+  const total: Totals = zeroCounters();
   for (const counters of list) {
     for (const key of Object.keys(total) as (keyof Totals)[]) total[key] += counters[key];
   }

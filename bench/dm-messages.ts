@@ -52,6 +52,19 @@ export interface DmCounters {
   disconnects: number;
 }
 
+/** Counters at zero, to count from or to sum into. */
+export function zeroCounters(): DmCounters {
+  return {
+    sent: 0,
+    acked: 0,
+    delivered: 0,
+    receivedInWindow: 0,
+    errors: 0,
+    misrouted: 0,
+    disconnects: 0,
+  };
+}
+
 export interface DmReady {
   type: "ready";
   connected: number;

@@ -3,7 +3,7 @@
  * (and `--redis <url> --prefix <p>` for seed-redis).
  * Each answers GET /readyz with 200 once it accepts Socket.IO connections, like chat-server.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { parseArgs } from "node:util";
 
 export interface ListenOptions {
@@ -40,4 +40,19 @@ export function parseListenOptions(argv = process.argv.slice(2)): ListenOptions 
 export function probeHandler(req: IncomingMessage, res: ServerResponse): void {
   const ok = req.url === "/readyz" || req.url === "/healthz";
   res.writeHead(ok ? 200 : 404, { "content-type": "text/plain" }).end(ok ? "ok\n" : "");
+}
+
+/**
+ * Listens, prints the `listening` line the bench waits for, and exits on SIGTERM or SIGINT:
+ * the baselines keep nothing that needs a drain.
+ */
+export function listenAndAnnounce(httpServer: Server, options: ListenOptions): void {
+  httpServer.listen(options.port, options.host, () => {
+    const address = httpServer.address();
+    const port = typeof address === "object" && address ? address.port : options.port;
+    console.log(JSON.stringify({ msg: "listening", port, pid: process.pid }));
+  });
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => process.exit(0));
+  }
 }

@@ -15,7 +15,7 @@ import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 import { Server } from "socket.io";
 import { attachChat } from "./handlers.js";
-import { parseListenOptions, probeHandler } from "./listen-options.js";
+import { listenAndAnnounce, parseListenOptions, probeHandler } from "./listen-options.js";
 
 const options = parseListenOptions();
 const pub = new Redis(options.redis, { keyPrefix: `${options.prefix}:` });
@@ -52,12 +52,4 @@ io.on("connection", (socket) => {
   );
 });
 
-httpServer.listen(options.port, options.host, () => {
-  const address = httpServer.address();
-  const port = typeof address === "object" && address ? address.port : options.port;
-  console.log(JSON.stringify({ msg: "listening", port, pid: process.pid }));
-});
-
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, () => process.exit(0));
-}
+listenAndAnnounce(httpServer, options);
