@@ -77,6 +77,17 @@ describe("web client in Chromium", () => {
     return page;
   }
 
+  /** alice and bob, each logged in on a page of their own. */
+  async function twoLoggedInPages() {
+    const alice = uniqueName("alice");
+    const bob = uniqueName("bob");
+    const a = await openPage();
+    const b = await openPage();
+    await logIn(a, alice);
+    await logIn(b, bob);
+    return { alice, bob, a, b };
+  }
+
   async function logIn(page: Page, user: string): Promise<void> {
     await page.getByTestId("login-username").fill(user);
     await page.getByTestId("login-submit").click();
@@ -213,12 +224,7 @@ describe("web client in Chromium", () => {
   });
 
   it("a reload keeps the conversation, and coming back brings what was sent meanwhile, once", async () => {
-    const alice = uniqueName("alice");
-    const bob = uniqueName("bob");
-    const a = await openPage();
-    const b = await openPage();
-    await logIn(a, alice);
-    await logIn(b, bob);
+    const { alice, bob, a, b } = await twoLoggedInPages();
     await sendTo(a, bob, "first");
     await waitForTexts(b, ["first"]);
 
@@ -252,12 +258,7 @@ describe("web client in Chromium", () => {
   });
 
   it("explains server errors in words: too long, and too fast (then sends the rest in order)", async () => {
-    const alice = uniqueName("alice");
-    const bob = uniqueName("bob");
-    const a = await openPage();
-    const b = await openPage();
-    await logIn(a, alice);
-    await logIn(b, bob);
+    const { bob, a, b } = await twoLoggedInPages();
 
     await sendTo(a, bob, "y".repeat(MAX_BYTES + 1));
     const notice = a.getByTestId("notice");
