@@ -62,10 +62,6 @@ export class LocalSessions<S extends Session> {
     return sessions.size;
   }
 
-  users(): IterableIterator<string> {
-    return this.byUser.keys();
-  }
-
   userCount(): number {
     return this.byUser.size;
   }

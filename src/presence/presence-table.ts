@@ -9,10 +9,10 @@ export class PresenceTable {
   private readonly usersByWorker = new Map<number, Set<string>>();
   private sorted: string[] | undefined;
 
-  /** Returns true when the user just came online (their first worker). */
+  /** Returns true when the user had no session on this worker until now. */
   add(user: string, worker: number): boolean {
     let workers = this.workersByUser.get(user);
-    const first = !workers;
+    if (workers?.has(worker)) return false;
     if (!workers) {
       workers = new Set();
       this.workersByUser.set(user, workers);
@@ -25,7 +25,7 @@ export class PresenceTable {
       this.usersByWorker.set(worker, users);
     }
     users.add(user);
-    return first;
+    return true;
   }
 
   /** Returns true when the user just went offline (their last worker). */

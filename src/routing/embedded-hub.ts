@@ -53,8 +53,7 @@ export class EmbeddedHub {
     for (const op of ops) {
       switch (op[0]) {
         case "join":
-          if (!this.presence.workersOf(op[1])?.has(workerId)) this.moves.push([op[1], workerId, 1]);
-          this.presence.add(op[1], workerId);
+          if (this.presence.add(op[1], workerId)) this.moves.push([op[1], workerId, 1]);
           break;
         case "leave":
           if (this.presence.workersOf(op[1])?.has(workerId)) this.moves.push([op[1], workerId, 0]);
