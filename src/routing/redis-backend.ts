@@ -22,7 +22,7 @@ import {
   silentLogger,
 } from "./redis-connection.js";
 import { makeWorkerKey, RedisKeys } from "./redis-keys.js";
-import { parseDelivery, RedisSender } from "./redis-send.js";
+import { parseDeliveries, RedisSender, SEND_WINDOW_MS } from "./redis-send.js";
 import { ReplicaAcks } from "./replica-acks.js";
 
 export interface RedisBackendOptions extends RedisTarget, Partial<PresenceTimings> {
@@ -49,6 +49,8 @@ export interface RedisBackendOptions extends RedisTarget, Partial<PresenceTiming
   replicaAckTimeoutMs?: number | undefined;
   /** Inbox length, lifetime and replay size. Default 1000 messages, 7 days, 1000. */
   inbox?: Partial<InboxLimits> | undefined;
+  /** How long sends gather into one Redis call. Default 2 ms. */
+  sendWindowMs?: number | undefined;
 }
 
 export const REDIS_BACKEND_DEFAULTS = Object.freeze({
@@ -57,6 +59,7 @@ export const REDIS_BACKEND_DEFAULTS = Object.freeze({
   startTimeoutMs: 5000,
   maxRetryDelayMs: 1000,
   replicaAckTimeoutMs: 250,
+  sendWindowMs: SEND_WINDOW_MS,
 });
 
 export function createRedisBackend(options: RedisBackendOptions): Backend {
@@ -101,7 +104,7 @@ export class RedisBackend implements Backend {
     this.command = createClient(options, "command", timings, this.logger);
     this.subscriber = createClient(options, "subscriber", timings, this.logger);
     this.inbox = new RedisInbox(this.command, this.keys, limits);
-    this.sender = new RedisSender(this.command, this.keys, this.worker, limits);
+    this.sender = new RedisSender(this.command, this.keys, this.worker, limits, o.sendWindowMs);
     const replicas = o.replicaAcks ?? (options.sentinels?.length ? 1 : 0);
     this.replicaAcks = new ReplicaAcks(this.command, replicas, o.replicaAckTimeoutMs, this.logger);
     this.presence = new RedisPresence(
@@ -218,7 +221,12 @@ export class RedisBackend implements Backend {
     return this.ready;
   }
 
+  flush(): void {
+    this.sender.flush();
+  }
+
   close(): Promise<void> {
+    this.sender.flush();
     this.closing ??= this.shutdown();
     return this.closing;
   }
@@ -279,9 +287,9 @@ export class RedisBackend implements Backend {
     });
     this.subscriber.on("message", (channel: string, payload: string) => {
       if (channel !== this.channel) return;
-      const message = parseDelivery(payload);
-      if (message) this.dispatch(message);
-      else this.logger.warn({ channel }, "ignored a malformed delivery");
+      const messages = parseDeliveries(payload);
+      if (messages.length === 0) this.logger.warn({ channel }, "ignored a malformed delivery");
+      for (const message of messages) this.dispatch(message);
     });
   }
 

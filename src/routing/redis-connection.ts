@@ -131,19 +131,21 @@ export type ScriptCall = (keys: string[], args: (string | number)[]) => Promise<
 /**
  * Registers a Lua script on the client (EVALSHA, falling back to EVAL once per connection) and
  * returns a typed way to call it; calls join ioredis's automatic pipeline like any command.
+ * `numberOfKeys` "any" is for scripts whose key count varies by call (a batch).
  */
 export function defineScript(
   client: Redis,
   name: string,
-  numberOfKeys: number,
+  numberOfKeys: number | "any",
   lua: string,
 ): ScriptCall {
-  client.defineCommand(name, { numberOfKeys, lua });
+  client.defineCommand(name, numberOfKeys === "any" ? { lua } : { numberOfKeys, lua });
   const command = (client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[
     name
   ];
   if (!command) throw new Error(`script ${name} was not defined`);
   return (keys, args) => {
+    if (numberOfKeys === "any") return command.call(client, keys.length, ...keys, ...args);
     if (keys.length !== numberOfKeys) throw new Error(`script ${name} takes ${numberOfKeys} keys`);
     return command.call(client, ...keys, ...args);
   };

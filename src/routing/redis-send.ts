@@ -1,18 +1,23 @@
 /**
- * Sending in multi-host mode is one Lua script, so storing, reading presence, routing and
- * moving the delivered cursor happen as one step that a concurrent log in cannot fall between:
+ * Sending in multi-host mode. A worker gathers the sends of a short window (`windowMs`) and
+ * hands them to Redis as one Lua script, so storing, reading presence, routing and moving the
+ * delivered cursor happen as one step that a concurrent log in cannot fall between, and a busy
+ * worker pays one round trip, one script call and one PUBLISH per destination worker for the
+ * whole batch instead of for each message. For each message, in order:
  *
  * 1. XADD to the recipient's inbox (the entry id is the message id), trim to ~1000, expire 7 days
  *    after this write (the cursor with it).
- * 2. For each worker in the recipient's presence hash: skip and remove it if its heartbeat
- *    expired; note it if it is the sender's own worker (delivered locally, no PUBLISH); else
- *    PUBLISH the message on that worker's channel. Only workers holding the recipient are
- *    touched, however many hosts there are.
- * 3. If a live worker took it (PUBLISH reached a subscriber, or it is local), move the
- *    recipient's cursor to this id: it was handed to a session. Otherwise it stays after the
- *    cursor, and the recipient's next log in (or this worker re-registering) replays it.
+ * 2. Read the recipient's presence hash (once per recipient per batch): skip and remove each
+ *    worker whose heartbeat expired; note the sender's own worker (delivered locally, no
+ *    PUBLISH); queue the message for every other worker. Only workers holding the recipient
+ *    are touched, however many hosts there are.
  *
- * The published payload is the `NewMessage` JSON: the caller sends it without its id
+ * Then one PUBLISH per destination worker carries its messages as a JSON array, and each
+ * recipient's cursor moves to the newest id a live worker took (PUBLISH reached a subscriber,
+ * or it is local). What no live worker took stays after the cursor, and the recipient's next log
+ * in (or this worker re-registering) replays it.
+ *
+ * The published entries are `NewMessage` JSON: the caller sends each without its id
  * (`{"from":…,"sentAt":…,"id":"`) and the script appends `<id>"}`.
  */
 import type { Redis } from "ioredis";
@@ -21,38 +26,84 @@ import type { NewMessage } from "../protocol.js";
 import { defineScript, type ScriptCall } from "./redis-connection.js";
 import type { RedisKeys } from "./redis-keys.js";
 
-const SEND_SCRIPT = `
-local inboxKey, cursorKey, presenceKey, online, workers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local from, text, sentAt, head = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local channelPrefix, self, maxLength, ttl, user = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local id = redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*', 'f', from, 'm', text, 's', sentAt)
-redis.call('PEXPIRE', inboxKey, ttl)
-local delivered, here = 0, 0
-local holders = redis.call('HKEYS', presenceKey)
-if #holders > 0 then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local payload = nil
-  for _, worker in ipairs(holders) do
-    local expiry = redis.call('ZSCORE', workers, worker)
-    if not expiry or tonumber(expiry) < now then
-      redis.call('HDEL', presenceKey, worker)
-    elseif worker == self then
-      delivered, here = 1, 1
-    else
-      payload = payload or (head .. id .. '"}')
-      if redis.call('PUBLISH', channelPrefix .. worker, payload) > 0 then delivered = 1 end
+/** KEYS: online, workers, then inbox, cursor, presence per message.
+ *  ARGV: channel prefix, this worker, max length, ttl, then user, from, text, sentAt, head per message. */
+const SEND_BATCH_SCRIPT = `
+local online, workers = KEYS[1], KEYS[2]
+local channelPrefix, self, maxLength, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local count = (#KEYS - 2) / 3
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local fresh, routes, outbox, destinations = {}, {}, {}, {}
+local ids, routeOf = {}, {}
+for i = 1, count do
+  local k, a = 2 + (i - 1) * 3, 4 + (i - 1) * 5
+  local inboxKey, presenceKey = KEYS[k + 1], KEYS[k + 3]
+  local id = redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*',
+    'f', ARGV[a + 2], 'm', ARGV[a + 3], 's', ARGV[a + 4])
+  redis.call('PEXPIRE', inboxKey, ttl)
+  local route = routes[presenceKey]
+  if not route then
+    route = { here = false, workers = {} }
+    local holders = redis.call('HKEYS', presenceKey)
+    for _, worker in ipairs(holders) do
+      if fresh[worker] == nil then
+        local expiry = redis.call('ZSCORE', workers, worker)
+        fresh[worker] = expiry ~= false and tonumber(expiry) >= now
+      end
+      if not fresh[worker] then
+        redis.call('HDEL', presenceKey, worker)
+      elseif worker == self then
+        route.here = true
+      else
+        table.insert(route.workers, worker)
+      end
     end
+    if #holders > 0 and redis.call('EXISTS', presenceKey) == 0 then
+      redis.call('ZREM', online, ARGV[a + 1])
+    end
+    routes[presenceKey] = route
   end
-  if redis.call('EXISTS', presenceKey) == 0 then redis.call('ZREM', online, user) end
+  for _, worker in ipairs(route.workers) do
+    local parts = outbox[worker]
+    if not parts then
+      parts = {}
+      outbox[worker] = parts
+      table.insert(destinations, worker)
+    end
+    table.insert(parts, ARGV[a + 5] .. id .. '"}')
+  end
+  ids[i], routeOf[i] = id, route
 end
-if delivered == 1 then
-  redis.call('SET', cursorKey, id, 'PX', ttl)
-else
-  redis.call('PEXPIRE', cursorKey, ttl)
+local reached = {}
+for _, worker in ipairs(destinations) do
+  local payload = '[' .. table.concat(outbox[worker], ',') .. ']'
+  reached[worker] = redis.call('PUBLISH', channelPrefix .. worker, payload) > 0
 end
-return {id, delivered, here}
+local reply, newest = {}, {}
+for i = 1, count do
+  local route, delivered = routeOf[i], 0
+  if route.here then delivered = 1 end
+  for _, worker in ipairs(route.workers) do
+    if reached[worker] then delivered = 1 end
+  end
+  local cursorKey = KEYS[2 + (i - 1) * 3 + 2]
+  if delivered == 1 then newest[cursorKey] = ids[i]
+  elseif newest[cursorKey] == nil then newest[cursorKey] = false end
+  reply[i] = { ids[i], delivered, route.here and 1 or 0 }
+end
+for cursorKey, id in pairs(newest) do
+  if id then redis.call('SET', cursorKey, id, 'PX', ttl)
+  else redis.call('PEXPIRE', cursorKey, ttl) end
+end
+return reply
 `;
+
+/** How long sends gather before they go to Redis together. */
+export const SEND_WINDOW_MS = Number(process.env.CHAT_SEND_WINDOW_MS ?? 2);
+/** A batch goes at once when it holds this many messages or this many bytes of text. */
+const MAX_BATCH_MESSAGES = 256;
+const MAX_BATCH_BYTES = 512 * 1024;
 
 export interface SendOutcome {
   message: NewMessage;
@@ -62,7 +113,19 @@ export interface SendOutcome {
   here: boolean;
 }
 
+interface PendingSend {
+  from: string;
+  to: string;
+  text: string;
+  sentAt: number;
+  resolve(outcome: SendOutcome): void;
+  reject(error: unknown): void;
+}
+
 export class RedisSender {
+  private pending: PendingSend[] = [];
+  private pendingBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
   private readonly script: ScriptCall;
 
   constructor(
@@ -70,58 +133,98 @@ export class RedisSender {
     private readonly keys: RedisKeys,
     private readonly worker: string,
     private readonly limits: InboxLimits,
+    private readonly windowMs = SEND_WINDOW_MS,
   ) {
-    this.script = defineScript(client, "chatSend", 5, SEND_SCRIPT);
+    this.script = defineScript(client, "chatSendBatch", "any", SEND_BATCH_SCRIPT);
   }
 
-  async send(from: string, to: string, text: string): Promise<SendOutcome> {
-    const sentAt = Date.now();
-    const head = `${JSON.stringify({ from, to, message: text, sentAt }).slice(0, -1)},"id":"`;
-    const k = this.keys;
-    const reply = (await this.script(
-      [k.inbox(to), k.cursor(to), k.presence(to), k.online, k.workers],
-      [
-        from,
-        text,
-        sentAt,
-        head,
-        k.deliverPrefix,
-        this.worker,
-        this.limits.maxLength,
-        this.limits.ttlMs,
-        to,
-      ],
-    )) as [string, number, number];
-    return {
-      message: { id: reply[0], from, to, message: text, sentAt },
-      delivered: reply[1] === 1,
-      here: reply[2] === 1,
-    };
+  send(from: string, to: string, text: string): Promise<SendOutcome> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ from, to, text, sentAt: Date.now(), resolve, reject });
+      this.pendingBytes += text.length;
+      if (this.pending.length >= MAX_BATCH_MESSAGES || this.pendingBytes >= MAX_BATCH_BYTES) {
+        this.flush();
+      } else {
+        this.timer ??= this.windowMs > 0 ? setTimeout(this.flush, this.windowMs) : (setImmediate(this.flush) as unknown as NodeJS.Timeout);
+      }
+    });
   }
+
+  /** Sends what has gathered now (a drain or a shutdown is waiting for it). */
+  readonly flush = (): void => {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    const k = this.keys;
+    const keys = [k.online, k.workers];
+    const args: (string | number)[] = [
+      k.deliverPrefix,
+      this.worker,
+      this.limits.maxLength,
+      this.limits.ttlMs,
+    ];
+    for (const { from, to, text, sentAt } of batch) {
+      keys.push(k.inbox(to), k.cursor(to), k.presence(to));
+      const head = `${JSON.stringify({ from, to, message: text, sentAt }).slice(0, -1)},"id":"`;
+      args.push(to, from, text, sentAt, head);
+    }
+    this.script(keys, args).then(
+      (reply) => {
+        const outcomes = reply as [string, number, number][];
+        batch.forEach(({ from, to, text, sentAt, resolve }, i) => {
+          const [id, delivered, here] = outcomes[i] ?? ["", 0, 0];
+          resolve({
+            message: { id, from, to, message: text, sentAt },
+            delivered: delivered === 1,
+            here: here === 1,
+          });
+        });
+      },
+      (error: unknown) => {
+        for (const send of batch) send.reject(error);
+      },
+    );
+  };
 }
 
-/** Parses a payload from a delivery channel; undefined when it is not a message. */
-export function parseDelivery(payload: string): NewMessage | undefined {
+/** Parses a payload from a delivery channel: a JSON array of messages (or, from hosts of an
+ * earlier version, one message). Entries that are not messages are left out. */
+export function parseDeliveries(payload: string): NewMessage[] {
+  let value: unknown;
   try {
-    const value = JSON.parse(payload) as Partial<NewMessage> | null;
-    if (
-      value &&
-      typeof value.id === "string" &&
-      typeof value.from === "string" &&
-      typeof value.to === "string" &&
-      typeof value.message === "string" &&
-      typeof value.sentAt === "number"
-    ) {
-      return {
-        id: value.id,
-        from: value.from,
-        to: value.to,
-        message: value.message,
-        sentAt: value.sentAt,
-      };
-    }
+    value = JSON.parse(payload);
   } catch {
-    // fall through
+    return [];
+  }
+  const entries = Array.isArray(value) ? value : [value];
+  const messages: NewMessage[] = [];
+  for (const entry of entries) {
+    const message = toMessage(entry);
+    if (message) messages.push(message);
+  }
+  return messages;
+}
+
+function toMessage(entry: unknown): NewMessage | undefined {
+  const value = entry as Partial<NewMessage> | null;
+  if (
+    value &&
+    typeof value.id === "string" &&
+    typeof value.from === "string" &&
+    typeof value.to === "string" &&
+    typeof value.message === "string" &&
+    typeof value.sentAt === "number"
+  ) {
+    return {
+      id: value.id,
+      from: value.from,
+      to: value.to,
+      message: value.message,
+      sentAt: value.sentAt,
+    };
   }
   return undefined;
 }
