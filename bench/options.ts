@@ -42,6 +42,8 @@ export interface BenchOptions {
   repeat: number;
   json: boolean;
   html?: string;
+  /** Directory where every server process writes a V8 CPU profile (node --cpu-prof). */
+  cpuProf?: string;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -178,7 +180,8 @@ export function parseOptions(argv: string[]): BenchOptions {
         .argParser(number(1, 100)),
     )
     .option("--json", "print the results as JSON on stdout (progress stays on stderr)", false)
-    .option("--html <file>", "write an HTML report with latency charts to <file>");
+    .option("--html <file>", "write an HTML report with latency charts to <file>")
+    .option("--cpu-prof <dir>", "write a CPU profile of every server process into <dir>");
   program.parse(argv, { from: "user" });
   const o = program.opts();
   return Object.freeze({
@@ -199,5 +202,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     repeat: o.repeat,
     json: o.json,
     html: o.html,
+    cpuProf: o.cpuProf,
   }) as BenchOptions;
 }

@@ -83,7 +83,10 @@ async function runOne(run: PlannedRun, options: BenchOptions): Promise<ScenarioR
   if (run.hosts !== undefined) id.hosts = run.hosts;
   const hosts = run.hosts ?? 1;
   progressLine.show(`${run.label}: starting ${hosts > 1 ? `${hosts} hosts` : "the server"}`);
-  const server = await startServer(run.targetSpec, run.workers, hosts, 30_000 + 5_000 * hosts);
+  const server = await startServer(run.targetSpec, run.workers, hosts, {
+    timeoutMs: 30_000 + 5_000 * hosts,
+    cpuProfDir: options.cpuProf,
+  });
   try {
     if (run.scenario === "dm") {
       return await runDmLoad(id, server, {

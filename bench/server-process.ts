@@ -98,19 +98,30 @@ async function startRedis(): Promise<{ child: Child; url: string }> {
   return { child, url: `redis://${HOST}:${port}` };
 }
 
+export interface StartOptions {
+  /** Most time until every host answers /readyz 200. */
+  timeoutMs: number;
+  /** Node writes a CPU profile of each server process here when it exits (workers inherit it). */
+  cpuProfDir?: string | undefined;
+}
+
 export async function startServer(
   target: Target,
   workers: number,
   hosts = 1,
-  timeoutMs = 30_000,
+  { timeoutMs, cpuProfDir }: StartOptions = { timeoutMs: 30_000 },
 ): Promise<RunningServer> {
+  const nodeArgs = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
   const redis = target.needsRedis || hosts > 1 ? await startRedis() : undefined;
   const prefix = `bench${randomBytes(4).toString("hex")}`;
   const mains: { child: Child; url: string; port: number }[] = [];
   for (let h = 1; h <= hosts; h++) {
     const port = await freePort();
     const spec: RedisSpec | undefined = redis && { url: redis.url, prefix, nodeId: `host${h}` };
-    const child = startChild(process.execPath, target.args(port, HOST, workers, spec));
+    const child = startChild(process.execPath, [
+      ...nodeArgs,
+      ...target.args(port, HOST, workers, spec),
+    ]);
     mains.push({ child, port, url: `http://${HOST}:${port}` });
   }
   const first = mains[0];

@@ -49,7 +49,7 @@ export interface RedisBackendOptions extends RedisTarget, Partial<PresenceTiming
   replicaAckTimeoutMs?: number | undefined;
   /** Inbox length, lifetime and replay size. Default 1000 messages, 7 days, 1000. */
   inbox?: Partial<InboxLimits> | undefined;
-  /** How long sends gather into one Redis call. Default 2 ms. */
+  /** Sends go to Redis at most once per this many ms. Default 5 ms. */
   sendWindowMs?: number | undefined;
 }
 

@@ -34,32 +34,38 @@ local channelPrefix, self, maxLength, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local count = (#KEYS - 2) / 3
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local fresh, routes, outbox, destinations = {}, {}, {}, {}
+local fresh, routes, expired, outbox, destinations = {}, {}, {}, {}, {}
 local ids, routeOf = {}, {}
 for i = 1, count do
-  local k, a = 2 + (i - 1) * 3, 4 + (i - 1) * 5
+  local k, a = (i - 1) * 3 + 2, (i - 1) * 5 + 4
   local inboxKey, presenceKey = KEYS[k + 1], KEYS[k + 3]
   local id = redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*',
     'f', ARGV[a + 2], 'm', ARGV[a + 3], 's', ARGV[a + 4])
-  redis.call('PEXPIRE', inboxKey, ttl)
+  if not expired[inboxKey] then
+    redis.call('PEXPIRE', inboxKey, ttl)
+    expired[inboxKey] = true
+  end
   local route = routes[presenceKey]
   if not route then
     route = { here = false, workers = {} }
-    local holders = redis.call('HKEYS', presenceKey)
-    for _, worker in ipairs(holders) do
-      if fresh[worker] == nil then
+    local removed = false
+    for _, worker in ipairs(redis.call('HKEYS', presenceKey)) do
+      local live = fresh[worker]
+      if live == nil then
         local expiry = redis.call('ZSCORE', workers, worker)
-        fresh[worker] = expiry ~= false and tonumber(expiry) >= now
+        live = expiry ~= false and tonumber(expiry) >= now
+        fresh[worker] = live
       end
-      if not fresh[worker] then
+      if not live then
         redis.call('HDEL', presenceKey, worker)
+        removed = true
       elseif worker == self then
         route.here = true
       else
-        table.insert(route.workers, worker)
+        route.workers[#route.workers + 1] = worker
       end
     end
-    if #holders > 0 and redis.call('EXISTS', presenceKey) == 0 then
+    if removed and redis.call('EXISTS', presenceKey) == 0 then
       redis.call('ZREM', online, ARGV[a + 1])
     end
     routes[presenceKey] = route
@@ -67,30 +73,38 @@ for i = 1, count do
   for _, worker in ipairs(route.workers) do
     local parts = outbox[worker]
     if not parts then
-      parts = {}
+      parts = { '[' }
       outbox[worker] = parts
-      table.insert(destinations, worker)
+      destinations[#destinations + 1] = worker
+    else
+      parts[#parts + 1] = ','
     end
-    table.insert(parts, ARGV[a + 5] .. id .. '"}')
+    parts[#parts + 1] = ARGV[a + 5]
+    parts[#parts + 1] = id
+    parts[#parts + 1] = '"}'
   end
   ids[i], routeOf[i] = id, route
 end
 local reached = {}
 for _, worker in ipairs(destinations) do
-  local payload = '[' .. table.concat(outbox[worker], ',') .. ']'
-  reached[worker] = redis.call('PUBLISH', channelPrefix .. worker, payload) > 0
+  local parts = outbox[worker]
+  parts[#parts + 1] = ']'
+  reached[worker] = redis.call('PUBLISH', channelPrefix .. worker, table.concat(parts)) > 0
 end
 local reply, newest = {}, {}
 for i = 1, count do
-  local route, delivered = routeOf[i], 0
-  if route.here then delivered = 1 end
-  for _, worker in ipairs(route.workers) do
-    if reached[worker] then delivered = 1 end
+  local route = routeOf[i]
+  local delivered = route.here
+  if not delivered then
+    for _, worker in ipairs(route.workers) do
+      if reached[worker] then delivered = true end
+    end
   end
-  local cursorKey = KEYS[2 + (i - 1) * 3 + 2]
-  if delivered == 1 then newest[cursorKey] = ids[i]
+  local cursorKey = KEYS[(i - 1) * 3 + 4]
+  if delivered then newest[cursorKey] = ids[i]
   elseif newest[cursorKey] == nil then newest[cursorKey] = false end
-  reply[i] = { ids[i], delivered, route.here and 1 or 0 }
+  reply[i * 2 - 1] = ids[i]
+  reply[i * 2] = (delivered and 1 or 0) + (route.here and 2 or 0)
 end
 for cursorKey, id in pairs(newest) do
   if id then redis.call('SET', cursorKey, id, 'PX', ttl)
@@ -99,8 +113,12 @@ end
 return reply
 `;
 
-/** How long sends gather before they go to Redis together. */
-export const SEND_WINDOW_MS = Number(process.env.CHAT_SEND_WINDOW_MS ?? 2);
+/**
+ * Sends go to Redis at most once per this many ms per worker: a send after a quiet spell goes at
+ * the end of its event-loop turn, while under load each call carries what gathered meanwhile
+ * (see bench/README.md for what this saves and costs in latency).
+ */
+export const SEND_WINDOW_MS = 5;
 /** A batch goes at once when it holds this many messages or this many bytes of text. */
 const MAX_BATCH_MESSAGES = 256;
 const MAX_BATCH_BYTES = 512 * 1024;
@@ -126,6 +144,8 @@ export class RedisSender {
   private pending: PendingSend[] = [];
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private lastFlushAt = -Infinity;
   private readonly script: ScriptCall;
 
   constructor(
@@ -145,19 +165,30 @@ export class RedisSender {
       if (this.pending.length >= MAX_BATCH_MESSAGES || this.pendingBytes >= MAX_BATCH_BYTES) {
         this.flush();
       } else {
-        this.timer ??= this.windowMs > 0 ? setTimeout(this.flush, this.windowMs) : (setImmediate(this.flush) as unknown as NodeJS.Timeout);
+        this.schedule();
       }
     });
+  }
+
+  /** At the end of this turn if the last batch went long enough ago; else when it has. */
+  private schedule(): void {
+    if (this.timer || this.immediate) return;
+    const wait = this.lastFlushAt + this.windowMs - performance.now();
+    if (wait > 0) this.timer = setTimeout(this.flush, wait);
+    else this.immediate = setImmediate(this.flush);
   }
 
   /** Sends what has gathered now (a drain or a shutdown is waiting for it). */
   readonly flush = (): void => {
     clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
+    this.lastFlushAt = performance.now();
     const k = this.keys;
     const keys = [k.online, k.workers];
     const args: (string | number)[] = [
@@ -173,13 +204,15 @@ export class RedisSender {
     }
     this.script(keys, args).then(
       (reply) => {
-        const outcomes = reply as [string, number, number][];
+        // Two entries per message: its id, then 1 if delivered + 2 if held by this worker.
+        const outcomes = reply as (string | number)[];
         batch.forEach(({ from, to, text, sentAt, resolve }, i) => {
-          const [id, delivered, here] = outcomes[i] ?? ["", 0, 0];
+          const id = String(outcomes[i * 2]);
+          const flags = Number(outcomes[i * 2 + 1]);
           resolve({
             message: { id, from, to, message: text, sentAt },
-            delivered: delivered === 1,
-            here: here === 1,
+            delivered: (flags & 1) === 1,
+            here: (flags & 2) === 2,
           });
         });
       },

@@ -165,6 +165,55 @@ describe("Redis back-end, two hosts on one Redis", () => {
     assert.deepEqual(ids(got), ids(results.map((r) => r.message)));
   });
 
+  test("a burst to many recipients, split over several Redis calls, keeps each one's order and status", async () => {
+    // 600 sends in one event-loop turn: more than one batch holds (256), to a user on the sending
+    // host, one on the other host, one on both, and one offline, interleaved.
+    const [a, b] = await twoHosts();
+    await a.login("hana");
+    await b.login("ivan");
+    await a.login("jo");
+    await b.login("jo");
+    const recipients = ["hana", "ivan", "jo", "kim"];
+    const results = await Promise.all(
+      Array.from({ length: 600 }, (_, i) =>
+        a.backend.send("zed", recipients[i % 4] as string, `m${i}`),
+      ),
+    );
+    const texts = (user: string) =>
+      results.filter((r) => r.message.to === user).map((r) => r.message.message);
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.status, i % 4 === 3 ? "stored" : "delivered", `message ${i}`);
+    }
+    assert.deepEqual(
+      (await a.waitFor("hana", 150)).map((m) => m.message),
+      texts("hana"),
+    );
+    assert.deepEqual(
+      (await b.waitFor("ivan", 150)).map((m) => m.message),
+      texts("ivan"),
+    );
+    assert.deepEqual(
+      (await a.waitFor("jo", 150)).map((m) => m.message),
+      texts("jo"),
+    );
+    assert.deepEqual(
+      (await b.waitFor("jo", 150)).map((m) => m.message),
+      texts("jo"),
+    );
+    assert.equal(
+      a.to("ivan").length + b.to("hana").length,
+      0,
+      "delivered to a host without the user",
+    );
+    assertAscending(ids(results.filter((r) => r.message.to === "kim").map((r) => r.message)));
+    const replayed = await b.login("kim");
+    assert.deepEqual(
+      replayed.map((m) => m.message),
+      texts("kim"),
+    );
+    assert.deepEqual(await b.login("kim"), [], "replayed twice");
+  });
+
   test("delivers to every host where the user has a session", async () => {
     const [a, b] = await twoHosts();
     await a.login("erin");
