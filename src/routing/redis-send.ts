@@ -25,6 +25,7 @@ import type { InboxLimits } from "../inbox/redis-inbox.js";
 import type { NewMessage } from "../protocol.js";
 import { defineScript, type ScriptCall } from "./redis-connection.js";
 import type { RedisKeys } from "./redis-keys.js";
+import { TurnBatcher } from "./turn-batcher.js";
 
 /** KEYS: online, workers, then inbox, cursor, presence per message.
  *  ARGV: channel prefix, this worker, max length, ttl, then user, from, text, sentAt, head per message. */
@@ -141,11 +142,8 @@ interface PendingSend {
 }
 
 export class RedisSender {
-  private pending: PendingSend[] = [];
-  private pendingBytes = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private immediate: NodeJS.Immediate | undefined;
-  private lastFlushAt = -Infinity;
+  private readonly batch: TurnBatcher<PendingSend>;
+  private batchBytes = 0;
   private readonly script: ScriptCall;
 
   constructor(
@@ -153,42 +151,29 @@ export class RedisSender {
     private readonly keys: RedisKeys,
     private readonly worker: string,
     private readonly limits: InboxLimits,
-    private readonly windowMs = SEND_WINDOW_MS,
+    windowMs = SEND_WINDOW_MS,
   ) {
     this.script = defineScript(client, "chatSendBatch", "any", SEND_BATCH_SCRIPT);
+    this.batch = new TurnBatcher((sends) => this.sendBatch(sends), windowMs);
   }
 
   send(from: string, to: string, text: string): Promise<SendOutcome> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ from, to, text, sentAt: Date.now(), resolve, reject });
-      this.pendingBytes += text.length;
-      if (this.pending.length >= MAX_BATCH_MESSAGES || this.pendingBytes >= MAX_BATCH_BYTES) {
+      this.batch.push({ from, to, text, sentAt: Date.now(), resolve, reject });
+      this.batchBytes += text.length;
+      if (this.batch.size >= MAX_BATCH_MESSAGES || this.batchBytes >= MAX_BATCH_BYTES) {
         this.flush();
-      } else {
-        this.schedule();
       }
     });
   }
 
-  /** At the end of this turn if the last batch went long enough ago; else when it has. */
-  private schedule(): void {
-    if (this.timer || this.immediate) return;
-    const wait = this.lastFlushAt + this.windowMs - performance.now();
-    if (wait > 0) this.timer = setTimeout(this.flush, wait);
-    else this.immediate = setImmediate(this.flush);
+  /** Sends what has gathered now (a drain or a shutdown is waiting for it). */
+  flush(): void {
+    this.batch.flush();
   }
 
-  /** Sends what has gathered now (a drain or a shutdown is waiting for it). */
-  readonly flush = (): void => {
-    clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
-    this.timer = undefined;
-    this.immediate = undefined;
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.lastFlushAt = performance.now();
+  private sendBatch(batch: PendingSend[]): void {
+    this.batchBytes = 0;
     const k = this.keys;
     const keys = [k.online, k.workers];
     const args: (string | number)[] = [
@@ -220,7 +205,7 @@ export class RedisSender {
         for (const send of batch) send.reject(error);
       },
     );
-  };
+  }
 }
 
 /** Parses a payload from a delivery channel: a JSON array of messages (or, from hosts of an
