@@ -88,12 +88,14 @@ export async function runConnectionLoad(
     const done = await pool.collect<ConnectionDone>("done", limitMs).finally(() => {
       clearInterval(progress);
     });
-    const serverCores = cpuBetween(before, sampleTree(server.roots)) / (nowUs() - startUs);
+    const serverCpuUs = cpuBetween(before, sampleTree(server.roots));
+    const serverCores = serverCpuUs / (nowUs() - startUs);
     const generatorCores = done.reduce((sum, d) => sum + d.cpuCores, 0);
     const load = machineLoad(endLoadWindow(loadWindow), serverCores + generatorCores);
     await sleep(1000); // let the server finish the work the last log-ins started
     const after = sampleTree(server.roots);
     const result = summarizeRun(id, options.connections, attempted, done, before, after);
+    result.cpuPerConnectionUs = result.connected > 0 ? serverCpuUs / result.connected : 0;
     const notes = [...result.notes, ...loadNotes(load)];
     if (!server.alive()) notes.unshift(`the server exited during the run:\n${server.output()}`);
     return { ...result, ...load, sourceAddresses: addressCount, notes };
@@ -147,6 +149,7 @@ function summarizeRun(
     dropped,
     elapsedS,
     perSecond: connected / elapsedS,
+    cpuPerConnectionUs: 0, // filled in by the caller, which measured the server's CPU
     rssBeforeMb: before.rssBytes / MB,
     rssAfterMb: after.rssBytes / MB,
     rssPerConnectionKb: held > 0 ? (after.rssBytes - before.rssBytes) / 1024 / held : 0,

@@ -64,6 +64,12 @@ const CONNECTION_FIGURES: Figure<ConnectionResult>[] = [
   { name: "failed", value: (r) => r.failed, digits: 0, ratio: true },
   { name: "dropped after log-in", value: (r) => r.dropped, digits: 0, ratio: true },
   { name: "connections/s", value: (r) => r.perSecond, digits: 0, ratio: true },
+  {
+    name: "server CPU per connection (us)",
+    value: (r) => r.cpuPerConnectionUs,
+    digits: 0,
+    ratio: true,
+  },
   { name: "setup p50 (ms)", value: (r) => r.setupMs.p50, digits: 1, ratio: true },
   { name: "setup p99 (ms)", value: (r) => r.setupMs.p99, digits: 1, ratio: true },
   { name: "server RSS idle (MB)", value: (r) => r.rssBeforeMb, digits: 0, ratio: true },

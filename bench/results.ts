@@ -77,6 +77,8 @@ export interface ConnectionResult extends RunIdentity, MachineLoad {
   elapsedS: number;
   /** Logged-in connections per second over the whole ramp. */
   perSecond: number;
+  /** Server CPU (all its processes) from the first connection to the last answer, per session. */
+  cpuPerConnectionUs: number;
   rssBeforeMb: number;
   rssAfterMb: number;
   /** (tree RSS with every connection open - idle tree RSS) / connections still open */
