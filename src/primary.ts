@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AddressLimiter } from "./cluster/address-limiter.js";
+import { forgetDeadWorkersPresence } from "./cluster/dead-worker-presence.js";
 import { refusedForAddress, StickyBalancer } from "./cluster/sticky-balancer.js";
 import { WorkerPool } from "./cluster/worker-pool.js";
 import { ConfigError, isMultiHost, type ServerConfig } from "./config.js";
@@ -46,6 +47,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     logger,
   );
   const hub = isMultiHost(config) ? undefined : createHub(pool);
+  if (!hub) forgetDeadWorkersPresence(pool);
   const metrics = new PrimaryMetrics(pool, hub);
   let draining = false;
 

@@ -53,7 +53,7 @@ io.engine.generateId = () => createSessionId(workerId);
 // session: no keep-alive. (Added after Socket.IO, which wraps the listeners present before it.)
 httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
 
-const { backend, embedded, peerPath } = createBackend(config, workerId, logger);
+const { backend, embedded, redis, peerPath } = createBackend(config, workerId, logger);
 const metrics = createWorkerMetrics({
   connectedSockets: () => io.engine.clientsCount,
   loggedInUsers: () => chat.onlineUserCount(),
@@ -90,6 +90,14 @@ process.on("message", (message: unknown, handle: unknown) => {
       break;
     case "drain":
       void drain();
+      break;
+    case "forget":
+      redis?.forgetWorker(message.presenceKey).then(
+        (users) =>
+          logger.info({ worker: message.presenceKey, users }, "dead worker's users offline"),
+        (error: Error) =>
+          logger.warn({ err: error.message }, "could not clear a dead worker's presence"),
+      );
       break;
     case "metrics":
       void metrics.registry
@@ -146,7 +154,7 @@ setInterval(
   () => tell({ t: "load", connections: io.engine.clientsCount, handshakes: handshakesReceived }),
   LOAD_REPORT_MS,
 ).unref();
-tell({ t: "ready", peerPath });
+tell({ t: "ready", peerPath, presenceKey: redis?.worker });
 
 /**
  * Closes every client's transport (not its Socket.IO session), which makes Socket.IO clients

@@ -35,11 +35,16 @@ export type PrimaryToWorker =
   /** Stop taking sessions, disconnect clients so they reconnect elsewhere, then exit. */
   | { t: "drain" }
   /** Send your Prometheus metrics (prom-client JSON) back with this ref. */
-  | { t: "metrics"; ref: number };
+  | { t: "metrics"; ref: number }
+  /** Multi-host mode: a worker of this host died; remove its presence from Redis now. */
+  | { t: "forget"; presenceKey: string };
 
 export type WorkerToPrimary =
-  /** Ready for clients; in embedded mode, with the Unix socket its peers can reach it on. */
-  | { t: "ready"; peerPath?: string }
+  /**
+   * Ready for clients; in embedded mode, with the Unix socket its peers can reach it on; in
+   * multi-host mode, with its name in Redis presence data.
+   */
+  | { t: "ready"; peerPath?: string; presenceKey?: string }
   /** Periodic load report for least-connection balancing: sessions open, handshakes received. */
   | { t: "load"; connections: number; handshakes: number }
   | { t: "chat"; ops: HubRequest[] }

@@ -167,6 +167,20 @@ export class RedisPresence {
     await this.rejoinCall("leave");
   }
 
+  /**
+   * Removes the presence of another worker known to be dead (its primary saw it exit), at once
+   * rather than when its heartbeat expires. Returns how many users it held.
+   */
+  async forgetWorker(worker: string): Promise<number> {
+    const k = this.keys;
+    return Number(
+      await this.rejoin(
+        [k.online, k.workers, k.workerUsers(worker)],
+        [k.prefix, worker, this.timings.ttlMs, "leave"],
+      ),
+    );
+  }
+
   /** Marks `user` online here; the registration also takes the messages stored meanwhile. */
   add(user: string): void {
     this.local.add(user);

@@ -9,12 +9,14 @@ import { isMultiHost, type ServerConfig } from "../config.js";
 import type { Backend } from "./backend.js";
 import { EmbeddedBackend } from "./embedded-backend.js";
 import { PeerMesh } from "./peer-mesh.js";
-import { createRedisBackend } from "./redis-backend.js";
+import { createRedisBackend, type RedisBackend } from "./redis-backend.js";
 
 export interface WorkerBackend {
   backend: Backend;
   /** Present in embedded mode: it takes the primary's chat batches. */
   embedded: EmbeddedBackend | undefined;
+  /** Present in multi-host mode. */
+  redis: RedisBackend | undefined;
   /** The Unix socket other workers reach this one on (embedded mode). */
   peerPath: string | undefined;
 }
@@ -34,7 +36,7 @@ export function createBackend(
       workerId,
       logger,
     });
-    return { backend, embedded: undefined, peerPath: undefined };
+    return { backend, embedded: undefined, redis: backend, peerPath: undefined };
   }
   const mesh = new PeerMesh(
     workerId,
@@ -48,7 +50,7 @@ export function createBackend(
     workerId,
     Number(process.env.CHAT_WORKER_SLOT ?? 0),
   );
-  return { backend: embedded, embedded, peerPath: mesh.socketPath };
+  return { backend: embedded, embedded, redis: undefined, peerPath: mesh.socketPath };
 }
 
 function sendToPrimary(ops: HubRequest[], written: (error?: Error | null) => void): void {

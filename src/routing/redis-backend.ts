@@ -62,7 +62,7 @@ export const REDIS_BACKEND_DEFAULTS = Object.freeze({
   sendWindowMs: SEND_WINDOW_MS,
 });
 
-export function createRedisBackend(options: RedisBackendOptions): Backend {
+export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
   return new RedisBackend(options);
 }
 
@@ -199,6 +199,11 @@ export class RedisBackend implements Backend {
     }
     if (outcome.here) this.dispatch(outcome.message);
     return { message: outcome.message, status: outcome.delivered ? "delivered" : "stored" };
+  }
+
+  /** Removes the presence of a worker of this host that died (see RedisPresence). */
+  forgetWorker(worker: string): Promise<number> {
+    return this.presence.forgetWorker(worker);
   }
 
   async listUsers(limit: number): Promise<string[]> {

@@ -1,6 +1,6 @@
 /**
  * The primary's duties: replace a worker that dies, drop the dead worker's users from presence
- * at once, drain and exit 0 on SIGTERM within the timeout, and refuse bad options plainly.
+ * at once (in embedded and in multi-host mode), drain and exit 0 on SIGTERM within the timeout, and refuse bad options plainly.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -18,16 +18,32 @@ import {
   waitForMessages,
   workerOf,
 } from "../helpers/clients.js";
+import { startRedis } from "../helpers/redis-server.js";
 
 describe("process lifecycle", () => {
   const servers: ChatServer[] = [];
+  const stopAfter: (() => Promise<void>)[] = [];
   afterEach(async () => {
     closeAll();
     await Promise.all(servers.splice(0).map((s) => s.stop("SIGKILL")));
+    await Promise.all(stopAfter.splice(0).map((stop) => stop()));
   });
 
-  it("kill -9 of a worker: its users go offline at once, the primary replaces it, clients reconnect and chat", async () => {
-    const server = await startChatServer({ workers: 2 });
+  // In multi-host mode the users' presence is in Redis: the primary has a live worker remove the
+  // dead one's there, rather than waiting for its heartbeat to expire.
+  for (const mode of ["embedded", "multi-host"] as const) {
+    it(`kill -9 of a worker (${mode}): its users go offline at once, the primary replaces it, clients reconnect and chat`, async () => {
+      let args: string[] = [];
+      if (mode === "multi-host") {
+        const redis = await startRedis();
+        stopAfter.push(() => redis.stop());
+        args = ["--redis", redis.url, "--node-id", "lifecycle-host"];
+      }
+      await killWorkerAndCarryOn(await startChatServer({ workers: 2, args }));
+    });
+  }
+
+  async function killWorkerAndCarryOn(server: ChatServer): Promise<void> {
     servers.push(server);
     const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
     const a = await connectAs(server.url, alice, { transport: "websocket" });
@@ -52,7 +68,7 @@ describe("process lifecycle", () => {
     await eventually(async () => {
       const answer = await listUsers(a);
       assert.ok(answer.ok && !answer.users.includes(bob));
-    });
+    }, 3000);
     const stored = await send(a, bob, "while you were out");
     assert.ok(stored.ok && stored.status === "stored");
 
@@ -63,7 +79,7 @@ describe("process lifecycle", () => {
     await waitForMessages(b, (m) => m.some((x) => x.message === "while you were out"));
     await send(a, bob, "welcome back");
     await waitForMessages(b, (m) => m.some((x) => x.message === "welcome back"));
-  });
+  }
 
   it("SIGTERM: /readyz turns 503, new sessions are refused, clients are told to reconnect, exit 0 in time", async () => {
     const server = await startChatServer({ workers: 2, args: ["--shutdown-timeout", "5"] });
