@@ -4,14 +4,12 @@
  * signals (SIGTERM/SIGINT drain, SIGHUP rolling restart).
  */
 import cluster from "node:cluster";
-import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
-import os from "node:os";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AddressLimiter } from "./cluster/address-limiter.js";
 import { forgetDeadWorkersPresence } from "./cluster/dead-worker-presence.js";
+import { createPeerDirectory, removePeerDirectory } from "./cluster/peer-directory.js";
 import { refusedForAddress, StickyBalancer } from "./cluster/sticky-balancer.js";
 import { WorkerPool } from "./cluster/worker-pool.js";
 import { ConfigError, isMultiHost, type ServerConfig } from "./config.js";
@@ -38,9 +36,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     serialization: "json",
   });
   // Embedded mode: the workers' peer sockets live in a directory only this user can enter.
-  const peerDir = isMultiHost(config)
-    ? undefined
-    : mkdtempSync(path.join(os.tmpdir(), "chat-server-"));
+  const peerDir = isMultiHost(config) ? undefined : createPeerDirectory();
   const pool = new WorkerPool(
     config.workers,
     { CHAT_SERVER_CONFIG: JSON.stringify(config), CHAT_PEER_DIR: peerDir },
@@ -85,7 +81,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     // Leave a margin so the process is gone within the timeout even if workers must be killed.
     await pool.stop(Math.max(100, timeoutMs - 500));
     hub?.close();
-    if (peerDir) rmSync(peerDir, { recursive: true, force: true });
+    if (peerDir) removePeerDirectory(peerDir);
     server.close();
     logger.info("stopped");
     process.exit(0);

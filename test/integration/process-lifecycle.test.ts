@@ -4,6 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { type ChatServer, CLI, startChatServer, waitForReady } from "../helpers/chat-server.js";
 import {
@@ -102,6 +105,25 @@ describe("process lifecycle", () => {
     assert.equal(handshake.status, 503);
     assert.equal(await code, 0);
     assert.ok(Date.now() - started < 5000, "exited within --shutdown-timeout");
+  });
+
+  it("a primary killed with -9 leaves its workers' socket directory; the next start removes it", async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), "lifecycle-tmp-"));
+    stopAfter.push(async () => rmSync(tmp, { recursive: true, force: true }));
+    const peerDirectories = () => readdirSync(tmp).filter((n) => n.startsWith("chat-server-"));
+    const first = await startChatServer({ workers: 2, env: { TMPDIR: tmp } });
+    const [left] = peerDirectories();
+    assert.match(left ?? "", new RegExp(`^chat-server-${first.proc.pid}-`));
+    await first.stop("SIGKILL");
+    assert.deepEqual(peerDirectories(), [left], "a killed primary cannot clean up");
+
+    const second = await startChatServer({ workers: 2, env: { TMPDIR: tmp } });
+    servers.push(second);
+    const now = peerDirectories();
+    assert.equal(now.length, 1);
+    assert.match(now[0] ?? "", new RegExp(`^chat-server-${second.proc.pid}-`));
+    assert.equal(await second.stop("SIGTERM"), 0);
+    assert.deepEqual(peerDirectories(), [], "a clean stop removes its own");
   });
 
   it("SIGINT drains and exits 0 too", async () => {
