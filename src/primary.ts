@@ -33,6 +33,10 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
   cluster.setupPrimary({
     exec: fileURLToPath(new URL("./worker.js", import.meta.url)),
     args: [],
+    // A worker's young generation otherwise grows to 2 x 16 MB as sessions pile up: 8 MB
+    // semi-spaces save ~16 MB per worker (~1 KB per session at 15,000) at no measurable CPU
+    // cost per message (bench dm). Flags given to node come after, so they win.
+    execArgv: ["--max-semi-space-size=8", ...process.execArgv],
     serialization: "json",
   });
   // Embedded mode: the workers' peer sockets live in a directory only this user can enter.

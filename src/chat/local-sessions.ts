@@ -6,60 +6,58 @@
 
 import type { NewMessage } from "../protocol.js";
 
-export interface Session {
-  emitMessage(message: NewMessage): void;
-}
+export class LocalSessions<S> {
+  /** A user's sessions here: nearly always one, so a small array (a Map or Set costs ~150 B). */
+  private readonly byUser = new Map<string, S[]>();
+  /** Live messages held back from sessions whose replay is still pending. */
+  private readonly held = new Map<S, NewMessage[]>();
 
-interface Entry {
-  /** Live messages held while the replay is pending; undefined once the session is live. */
-  held: NewMessage[] | undefined;
-}
-
-export class LocalSessions<S extends Session> {
-  private readonly byUser = new Map<string, Map<S, Entry>>();
+  constructor(private readonly emit: (session: S, message: NewMessage) => void) {}
 
   /** Adds a session that will get a replay first; returns true if it is the user's first here. */
   add(user: string, session: S): boolean {
-    let sessions = this.byUser.get(user);
-    const first = !sessions;
+    this.held.set(session, []);
+    const sessions = this.byUser.get(user);
     if (!sessions) {
-      sessions = new Map();
-      this.byUser.set(user, sessions);
+      this.byUser.set(user, [session]);
+      return true;
     }
-    sessions.set(session, { held: [] });
-    return first;
+    if (!sessions.includes(session)) sessions.push(session);
+    return false;
   }
 
   /** Removes a session; returns true if the user has no other session here. */
   remove(user: string, session: S): boolean {
+    this.held.delete(session);
     const sessions = this.byUser.get(user);
     if (!sessions) return false;
-    sessions.delete(session);
-    if (sessions.size > 0) return false;
+    const index = sessions.indexOf(session);
+    if (index !== -1) sessions.splice(index, 1);
+    if (sessions.length > 0) return false;
     this.byUser.delete(user);
     return true;
   }
 
   /** Sends the replay, then whatever arrived meanwhile that the replay did not already hold. */
-  finishReplay(user: string, session: S, replayed: NewMessage[]): void {
-    const entry = this.byUser.get(user)?.get(session);
-    for (const message of replayed) session.emitMessage(message);
-    if (!entry?.held) return;
-    const held = entry.held;
-    entry.held = undefined;
+  finishReplay(session: S, replayed: NewMessage[]): void {
+    for (const message of replayed) this.emit(session, message);
+    const held = this.held.get(session);
+    if (!held) return;
+    this.held.delete(session);
     const seen = new Set(replayed.map((message) => message.id));
-    for (const message of held) if (!seen.has(message.id)) session.emitMessage(message);
+    for (const message of held) if (!seen.has(message.id)) this.emit(session, message);
   }
 
   /** Hands a message to every session of its recipient here; returns how many got it. */
   deliver(message: NewMessage): number {
     const sessions = this.byUser.get(message.to);
     if (!sessions) return 0;
-    for (const [session, entry] of sessions) {
-      if (entry.held) entry.held.push(message);
-      else session.emitMessage(message);
+    for (const session of sessions) {
+      const held = this.held.get(session);
+      if (held) held.push(message);
+      else this.emit(session, message);
     }
-    return sessions.size;
+    return sessions.length;
   }
 
   userCount(): number {

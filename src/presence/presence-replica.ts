@@ -4,11 +4,12 @@
  * without asking the primary.
  */
 export class PresenceReplica {
-  private holders = new Map<string, Set<number>>();
+  /** Each user's workers: nearly always one, so a small array (a Set costs ~150 B per user). */
+  private holders = new Map<string, number[]>();
   private sorted: string[] | undefined;
 
   reset(entries: [string, number[]][]): void {
-    this.holders = new Map(entries.map(([user, workers]) => [user, new Set(workers)]));
+    this.holders = new Map(entries);
     this.sorted = undefined;
   }
 
@@ -22,22 +23,25 @@ export class PresenceReplica {
   joined(user: string, worker: number): void {
     const workers = this.holders.get(user);
     if (workers) {
-      workers.add(worker);
+      if (!workers.includes(worker)) workers.push(worker);
       return;
     }
-    this.holders.set(user, new Set([worker]));
+    this.holders.set(user, [worker]);
     this.sorted = undefined;
   }
 
   left(user: string, worker: number): void {
     const workers = this.holders.get(user);
-    if (!workers?.delete(worker) || workers.size > 0) return;
+    const index = workers?.indexOf(worker) ?? -1;
+    if (!workers || index === -1) return;
+    workers.splice(index, 1);
+    if (workers.length > 0) return;
     this.holders.delete(user);
     this.sorted = undefined;
   }
 
   /** The workers holding a session of `user`, if any. */
-  holdersOf(user: string): ReadonlySet<number> | undefined {
+  holdersOf(user: string): readonly number[] | undefined {
     return this.holders.get(user);
   }
 

@@ -5,20 +5,21 @@
  */
 
 export class PresenceTable {
-  private readonly workersByUser = new Map<string, Set<number>>();
+  /** Each user's workers: nearly always one, so a small array (a Set costs ~150 B per user). */
+  private readonly workersByUser = new Map<string, number[]>();
   private readonly usersByWorker = new Map<number, Set<string>>();
   private sorted: string[] | undefined;
 
   /** Returns true when the user had no session on this worker until now. */
   add(user: string, worker: number): boolean {
     let workers = this.workersByUser.get(user);
-    if (workers?.has(worker)) return false;
+    if (workers?.includes(worker)) return false;
     if (!workers) {
-      workers = new Set();
+      workers = [];
       this.workersByUser.set(user, workers);
       this.sorted = undefined;
     }
-    workers.add(worker);
+    workers.push(worker);
     let users = this.usersByWorker.get(worker);
     if (!users) {
       users = new Set();
@@ -32,9 +33,10 @@ export class PresenceTable {
   remove(user: string, worker: number): boolean {
     this.usersByWorker.get(worker)?.delete(user);
     const workers = this.workersByUser.get(user);
-    if (!workers) return false;
-    workers.delete(worker);
-    if (workers.size > 0) return false;
+    const index = workers?.indexOf(worker) ?? -1;
+    if (!workers || index === -1) return false;
+    workers.splice(index, 1);
+    if (workers.length > 0) return false;
     this.workersByUser.delete(user);
     this.sorted = undefined;
     return true;
@@ -52,7 +54,7 @@ export class PresenceTable {
     return this.usersByWorker.get(worker);
   }
 
-  workersOf(user: string): ReadonlySet<number> | undefined {
+  workersOf(user: string): readonly number[] | undefined {
     return this.workersByUser.get(user);
   }
 

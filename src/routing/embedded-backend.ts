@@ -132,8 +132,8 @@ export class EmbeddedBackend implements Backend {
     const message: NewMessage = { id: this.ids.next(sentAt), from, to, message: text, sentAt };
     const holders = this.presence.holdersOf(to);
     const reached = this.deliverDirectly(message, holders, sentAt);
-    const status = holders && holders.size > 0 ? "delivered" : "stored";
-    const detour = reached.length < (holders?.size ?? 0) || !holders;
+    const status = holders && holders.length > 0 ? "delivered" : "stored";
+    const detour = reached.length < (holders?.length ?? 0) || !holders;
     if (detour) this.detours.set(to, sentAt + DETOUR_MS);
     this.queue(["store", message.id, from, to, text, sentAt, reached], detour);
     return new Promise((resolve, reject) => {
@@ -146,7 +146,7 @@ export class EmbeddedBackend implements Backend {
   /** Delivers here and over the mesh where possible; returns the workers reached. */
   private deliverDirectly(
     message: NewMessage,
-    holders: ReadonlySet<number> | undefined,
+    holders: readonly number[] | undefined,
     now: number,
   ): number[] {
     const reached: number[] = [];

@@ -56,7 +56,8 @@ export class EmbeddedHub {
           if (this.presence.add(op[1], workerId)) this.moves.push([op[1], workerId, 1]);
           break;
         case "leave":
-          if (this.presence.workersOf(op[1])?.has(workerId)) this.moves.push([op[1], workerId, 0]);
+          if (this.presence.workersOf(op[1])?.includes(workerId))
+            this.moves.push([op[1], workerId, 0]);
           this.presence.remove(op[1], workerId);
           break;
         case "store":
