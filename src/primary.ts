@@ -40,7 +40,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     serialization: "json",
   });
   // Embedded mode: the workers' peer sockets live in a directory only this user can enter.
-  const peerDir = isMultiHost(config) ? undefined : createPeerDirectory();
+  const peerDir = isMultiHost(config) ? undefined : await createPeerDirectory();
   const pool = new WorkerPool(
     config.workers,
     { CHAT_SERVER_CONFIG: JSON.stringify(config), CHAT_PEER_DIR: peerDir },

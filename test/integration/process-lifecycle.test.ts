@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { once } from "node:events";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
@@ -22,6 +24,15 @@ import {
   workerOf,
 } from "../helpers/clients.js";
 import { startRedis } from "../helpers/redis-server.js";
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe("process lifecycle", () => {
   const servers: ChatServer[] = [];
@@ -115,15 +126,27 @@ describe("process lifecycle", () => {
     const [left] = peerDirectories();
     assert.match(left ?? "", new RegExp(`^chat-server-${first.proc.pid}-`));
     await first.stop("SIGKILL");
+    // Its workers follow it out (they exit when the primary's channel closes).
+    await eventually(() => assert.ok(first.workerPids().every((pid) => !isRunning(pid))));
     assert.deepEqual(peerDirectories(), [left], "a killed primary cannot clean up");
+
+    // A directory whose pid is gone here but whose worker still answers (another pid namespace
+    // sharing /tmp, say) is not stale: it stays.
+    const goneHere = spawnSync(process.execPath, ["-e", ""]).pid;
+    const foreign = path.join(tmp, `chat-server-${goneHere}-other`);
+    mkdirSync(foreign);
+    const listener = net.createServer().listen(path.join(foreign, "1.sock"));
+    await once(listener, "listening");
+    stopAfter.push(() => new Promise((resolve) => listener.close(() => resolve())));
 
     const second = await startChatServer({ workers: 2, env: { TMPDIR: tmp } });
     servers.push(second);
-    const now = peerDirectories();
+    const now = peerDirectories().filter((name) => name !== path.basename(foreign));
     assert.equal(now.length, 1);
     assert.match(now[0] ?? "", new RegExp(`^chat-server-${second.proc.pid}-`));
+    assert.ok(existsSync(foreign), "a directory with a live worker socket was removed");
     assert.equal(await second.stop("SIGTERM"), 0);
-    assert.deepEqual(peerDirectories(), [], "a clean stop removes its own");
+    assert.deepEqual(peerDirectories(), [path.basename(foreign)], "a clean stop removes its own");
   });
 
   it("SIGINT drains and exits 0 too", async () => {
