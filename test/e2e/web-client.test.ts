@@ -9,13 +9,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { type ChatServer, REPO_ROOT, startChatServer } from "../helpers/chat-server.js";
-import {
-  closeAll,
-  connectAs,
-  eventually,
-  uniqueName,
-  waitForMessages,
-} from "../helpers/clients.js";
+import { closeAll, connectAs, uniqueName, waitForMessages } from "../helpers/clients.js";
 import {
   type Haproxy,
   haproxyMissing,
@@ -27,6 +21,7 @@ import { freePorts } from "../helpers/ports.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
 import { startRedis } from "../helpers/redis-server.js";
 import { signTestToken } from "../helpers/tokens.js";
+import { eventually } from "../helpers/wait.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const CHROMIUM_ARGS = [

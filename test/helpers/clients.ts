@@ -143,23 +143,6 @@ export function workerOf(socket: ChatClient): string {
   return sid.split(".")[0] ?? "";
 }
 
-/** Retries `check` until it stops throwing, or rethrows its last error after the deadline. */
-export async function eventually<T>(
-  check: () => Promise<T> | T,
-  timeoutMs = 10_000,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, everyMs));
-    }
-  }
-}
-
 let counter = 0;
 /** A username unique within this test process. */
 export function uniqueName(prefix = "u"): string {

@@ -6,7 +6,7 @@
  */
 import { Redis } from "ioredis";
 import { type ChatServer, startChatServer } from "./chat-server.js";
-import { waitFor } from "./redis-server.js";
+import { isRunning, waitFor } from "./wait.js";
 
 export interface HostOptions {
   /** `["--redis", url]` or `["--redis-sentinels", list]`. */
@@ -36,15 +36,6 @@ export function startHost(options: HostOptions): Promise<ChatServer> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * kill -9 of a whole host: the workers and the primary at once, so nothing runs a shutdown
  * path. Resolves when the primary has exited and no worker pid answers any more (a worker
@@ -65,7 +56,7 @@ export async function killHost(host: ChatServer): Promise<void> {
   }
   host.proc.kill("SIGKILL");
   await exited;
-  await waitFor("the killed host's workers to be gone", () => !workers.some(alive), 5000).catch(
+  await waitFor("the killed host's workers to be gone", () => !workers.some(isRunning), 5000).catch(
     () => {},
   );
 }

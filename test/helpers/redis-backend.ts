@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import type { NewMessage } from "../../src/protocol.js";
 import type { Backend } from "../../src/routing/backend.js";
 import { createRedisBackend, type RedisBackendOptions } from "../../src/routing/redis-backend.js";
-import { waitFor } from "./redis-server.js";
+import { waitFor } from "./wait.js";
 
 export interface TestHost {
   backend: Backend;

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { waitFor } from "./wait.js";
 
 const HOST = "127.0.0.1";
 const live = new Set<ChildProcess>();
@@ -48,26 +48,6 @@ export async function freePort(): Promise<number> {
   await once(server, "close");
   if (!address || typeof address === "string") throw new Error("no port");
   return address.port;
-}
-
-/** Polls `check` until it returns true; throws naming `what` after `timeoutMs`. */
-export async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-  intervalMs = 25,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
 }
 
 /** Sends one inline command over a fresh TCP connection; resolves with the raw reply text. */

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type ChatServer, startChatServer } from "../helpers/chat-server.js";
-import { closeAll, connect, eventually, waitForEvent } from "../helpers/clients.js";
+import { closeAll, connect, waitForEvent } from "../helpers/clients.js";
+import { eventually } from "../helpers/wait.js";
 
 describe("connections per address", () => {
   let server: ChatServer;

@@ -12,7 +12,6 @@ import {
   connect,
   connectAs,
   emitAck,
-  eventually,
   listUsers,
   logIn,
   send,
@@ -20,6 +19,7 @@ import {
   waitForMessages,
   workerOf,
 } from "../helpers/clients.js";
+import { eventually } from "../helpers/wait.js";
 
 export interface Deployment {
   /** Two entry points: one host twice (embedded) or two hosts (multi-host). */

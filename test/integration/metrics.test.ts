@@ -9,12 +9,12 @@ import {
   connect,
   connectAs,
   emitAck,
-  eventually,
   send,
   uniqueName,
   waitForMessages,
   workerOf,
 } from "../helpers/clients.js";
+import { eventually } from "../helpers/wait.js";
 
 async function scrape(url: string): Promise<Map<string, number>> {
   const res = await fetch(`${url}/metrics`);

@@ -11,7 +11,6 @@ import {
   type ChatClient,
   closeAll,
   connectAs,
-  eventually,
   listUsers,
   send,
   uniqueName,
@@ -20,6 +19,7 @@ import {
 import { startHost, waitForReadyStatus } from "../helpers/multi-host.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
 import { type RedisProcess, startRedis } from "../helpers/redis-server.js";
+import { eventually } from "../helpers/wait.js";
 
 describe("two hosts on one Redis: restarts", () => {
   let redis: RedisProcess;

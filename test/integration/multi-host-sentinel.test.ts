@@ -12,7 +12,6 @@ import {
   closeAll,
   connectAs,
   connectTracking,
-  eventually,
   listUsers,
   send,
   uniqueName,
@@ -20,7 +19,8 @@ import {
 } from "../helpers/clients.js";
 import { startHost, waitForReadyStatus } from "../helpers/multi-host.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
-import { type RedisProcess, startRedis, startSentinel, waitFor } from "../helpers/redis-server.js";
+import { type RedisProcess, startRedis, startSentinel } from "../helpers/redis-server.js";
+import { eventually, waitFor } from "../helpers/wait.js";
 
 describe("two hosts through Redis Sentinel", () => {
   const processes: RedisProcess[] = [];

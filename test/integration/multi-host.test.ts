@@ -14,7 +14,6 @@ import {
   closeAll,
   connectAs,
   connectTracking,
-  eventually,
   listUsers,
   send,
   uniqueName,
@@ -30,6 +29,7 @@ import { killHost, PresenceProbe, startHost } from "../helpers/multi-host.js";
 import { freePorts } from "../helpers/ports.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
 import { type RedisProcess, startRedis } from "../helpers/redis-server.js";
+import { eventually } from "../helpers/wait.js";
 
 const NODES = ["host-a", "host-b"] as const;
 type Node = (typeof NODES)[number];

@@ -14,7 +14,6 @@ import { type ChatServer, CLI, startChatServer, waitForReady } from "../helpers/
 import {
   closeAll,
   connectAs,
-  eventually,
   listUsers,
   logIn,
   send,
@@ -24,15 +23,7 @@ import {
   workerOf,
 } from "../helpers/clients.js";
 import { startRedis } from "../helpers/redis-server.js";
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { eventually, isRunning } from "../helpers/wait.js";
 
 describe("process lifecycle", () => {
   const servers: ChatServer[] = [];

@@ -9,7 +9,8 @@ import { after, before, describe, test } from "node:test";
 import type { Redis } from "ioredis";
 import { BackendUnavailableError } from "../../src/routing/backend.js";
 import { randomPrefix, startHost, type TestHost } from "../helpers/redis-backend.js";
-import { type RedisProcess, startRedis, waitFor } from "../helpers/redis-server.js";
+import { type RedisProcess, startRedis } from "../helpers/redis-server.js";
+import { waitFor } from "../helpers/wait.js";
 
 let redis: RedisProcess;
 const hosts: TestHost[] = [];

@@ -8,7 +8,8 @@ import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { BackendUnavailableError } from "../../src/routing/backend.js";
 import { randomPrefix, startHost, type TestHost } from "../helpers/redis-backend.js";
-import { type RedisProcess, startRedis, startSentinel, waitFor } from "../helpers/redis-server.js";
+import { type RedisProcess, startRedis, startSentinel } from "../helpers/redis-server.js";
+import { waitFor } from "../helpers/wait.js";
 
 const processes: RedisProcess[] = [];
 const hosts: TestHost[] = [];

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type ChatServer, startChatServer } from "../helpers/chat-server.js";
-import { closeAll, connectTracking, eventually, uniqueName } from "../helpers/clients.js";
+import { closeAll, connectTracking, uniqueName } from "../helpers/clients.js";
+import { eventually } from "../helpers/wait.js";
 
 describe("rolling restart (SIGHUP)", () => {
   let server: ChatServer;

@@ -11,13 +11,13 @@ import { type ChatServer, CLI, startChatServer } from "../helpers/chat-server.js
 import {
   closeAll,
   connectAs,
-  eventually,
   listUsers,
   send,
   uniqueName,
   waitForMessages,
 } from "../helpers/clients.js";
 import { signTestToken } from "../helpers/tokens.js";
+import { eventually } from "../helpers/wait.js";
 
 const MAX_BYTES = 64;
 
