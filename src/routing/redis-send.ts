@@ -35,16 +35,16 @@ local channelPrefix, self, maxLength, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local count = (#KEYS - 2) / 3
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local fresh, routes, expired, outbox, destinations = {}, {}, {}, {}, {}
+local fresh, routes, renewed, outbox, destinations = {}, {}, {}, {}, {}
 local ids, routeOf = {}, {}
 for i = 1, count do
   local k, a = (i - 1) * 3 + 2, (i - 1) * 5 + 4
   local inboxKey, presenceKey = KEYS[k + 1], KEYS[k + 3]
   local id = redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*',
     'f', ARGV[a + 2], 'm', ARGV[a + 3], 's', ARGV[a + 4])
-  if not expired[inboxKey] then
+  if not renewed[inboxKey] then
     redis.call('PEXPIRE', inboxKey, ttl)
-    expired[inboxKey] = true
+    renewed[inboxKey] = true
   end
   local route = routes[presenceKey]
   if not route then
@@ -151,7 +151,7 @@ export class RedisSender {
     private readonly keys: RedisKeys,
     private readonly worker: string,
     private readonly limits: InboxLimits,
-    windowMs = SEND_WINDOW_MS,
+    windowMs: number,
   ) {
     this.script = defineScript(client, "chatSendBatch", "any", SEND_BATCH_SCRIPT);
     this.batch = new TurnBatcher((sends) => this.sendBatch(sends), windowMs);
