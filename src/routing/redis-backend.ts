@@ -13,7 +13,12 @@ import {
   RedisPresence,
 } from "../presence/redis-presence.js";
 import type { NewMessage } from "../protocol.js";
-import { type Backend, BackendUnavailableError, type SendResult } from "./backend.js";
+import {
+  type Backend,
+  BackendUnavailableError,
+  type Delivery,
+  type SendResult,
+} from "./backend.js";
 import {
   type BackendLogger,
   createClient,
@@ -78,7 +83,7 @@ export class RedisBackend implements Backend {
   private readonly presence: RedisPresence;
   private readonly sender: RedisSender;
   private readonly replicaAcks: ReplicaAcks;
-  private deliver: (message: NewMessage) => void = () => {};
+  private deliver: (delivery: Delivery) => void = () => {};
   private readonly readyHandlers: ((ready: boolean) => void)[] = [];
   private subscribed = false;
   private heartbeatOk = true;
@@ -188,7 +193,7 @@ export class RedisBackend implements Backend {
     }
   }
 
-  async send(from: string, to: string, text: string): Promise<SendResult> {
+  async send(from: string, to: string, text: string, _session?: string): Promise<SendResult> {
     if (this.closing) throw new BackendUnavailableError("the Redis back-end is closed");
     let outcome: Awaited<ReturnType<RedisSender["send"]>>;
     try {
@@ -214,9 +219,26 @@ export class RedisBackend implements Backend {
     }
   }
 
-  onDeliver(handler: (message: NewMessage) => void): void {
+  onDeliver(handler: (delivery: Delivery) => void): void {
     this.deliver = handler;
   }
+
+  async watch(users: string[]): Promise<string[]> {
+    try {
+      const scores = await this.command.zmscore(this.keys.online, ...users);
+      return users.filter((_, i) => scores[i] !== null);
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  unwatch(_users: string[]): void {}
+
+  onPresence(_handler: (user: string, online: boolean) => void): void {}
+
+  typing(_from: string, _to: string): void {}
+
+  onTyping(_handler: (from: string, to: string) => void): void {}
 
   onReadyChange(handler: (ready: boolean) => void): void {
     this.readyHandlers.push(handler);
@@ -333,7 +355,7 @@ export class RedisBackend implements Backend {
 
   private dispatch(message: NewMessage): void {
     try {
-      this.deliver(message);
+      this.deliver({ user: message.to, message });
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, "delivery handler failed");
     }
