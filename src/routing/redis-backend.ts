@@ -12,6 +12,7 @@ import {
   type PresenceTimings,
   RedisPresence,
 } from "../presence/redis-presence.js";
+import { RedisWatch } from "../presence/redis-watch.js";
 import type { NewMessage } from "../protocol.js";
 import {
   type Backend,
@@ -82,6 +83,8 @@ export class RedisBackend implements Backend {
   private readonly inbox: RedisInbox;
   private readonly presence: RedisPresence;
   private readonly sender: RedisSender;
+  private readonly watches: RedisWatch;
+  private typingHandler: (from: string, to: string) => void = () => {};
   private readonly replicaAcks: ReplicaAcks;
   private deliver: (delivery: Delivery) => void = () => {};
   private readonly readyHandlers: ((ready: boolean) => void)[] = [];
@@ -130,6 +133,15 @@ export class RedisBackend implements Backend {
         },
       },
     );
+    this.watches = new RedisWatch(this.command, {
+      prefix: options.prefix,
+      worker: this.worker,
+      channelPrefix: this.keys.deliverPrefix,
+      presenceKey: (user) => this.keys.presence(user),
+      workersKey: this.keys.workers,
+      logger: this.logger,
+    });
+    this.watches.onTyping((from, to) => this.typingHandler(from, to));
     this.watchConnections();
   }
 
@@ -225,20 +237,28 @@ export class RedisBackend implements Backend {
 
   async watch(users: string[]): Promise<string[]> {
     try {
-      const scores = await this.command.zmscore(this.keys.online, ...users);
-      return users.filter((_, i) => scores[i] !== null);
+      return await this.watches.watch(users);
     } catch (err) {
       throw this.unavailable(err);
     }
   }
 
-  unwatch(_users: string[]): void {}
+  unwatch(users: string[]): void {
+    this.watches.unwatch(users);
+  }
 
-  onPresence(_handler: (user: string, online: boolean) => void): void {}
+  onPresence(handler: (user: string, online: boolean) => void): void {
+    this.watches.onPresence(handler);
+  }
 
-  typing(_from: string, _to: string): void {}
+  typing(from: string, to: string): void {
+    if (this.presence.holds(to)) this.typingHandler(from, to);
+    this.watches.typing(from, to);
+  }
 
-  onTyping(_handler: (from: string, to: string) => void): void {}
+  onTyping(handler: (from: string, to: string) => void): void {
+    this.typingHandler = handler;
+  }
 
   onReadyChange(handler: (ready: boolean) => void): void {
     this.readyHandlers.push(handler);
@@ -261,6 +281,7 @@ export class RedisBackend implements Backend {
   private async shutdown(): Promise<void> {
     this.update();
     if (this.started && this.command.status === "ready") {
+      await this.watches.close().catch(() => {});
       await this.presence.leave().catch((err: Error) => {
         this.logger.warn({ err: err.message }, "could not remove this worker's presence");
       });
@@ -314,6 +335,7 @@ export class RedisBackend implements Backend {
     });
     this.subscriber.on("message", (channel: string, payload: string) => {
       if (channel !== this.channel) return;
+      if (this.watches.handle(payload)) return;
       const messages = parseDeliveries(payload);
       if (messages.length === 0) this.logger.warn({ channel }, "ignored a malformed delivery");
       for (const message of messages) this.dispatch(message);
@@ -335,7 +357,10 @@ export class RedisBackend implements Backend {
         ready ? "redis reachable" : "redis unreachable",
       );
     }
-    if (ready && this.wasReady) void this.presence.resync();
+    if (ready && this.wasReady) {
+      void this.presence.resync();
+      void this.watches.refresh();
+    }
     if (ready) this.wasReady = true;
     for (const handler of this.readyHandlers) handler(ready);
   }
