@@ -105,9 +105,16 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     stop: (signal = "SIGTERM") => stopWithin(proc, signal, STOP_GRACE_MS, "chat-server"),
   };
   if (options.waitReady !== false) {
-    await waitForReady(url, 20_000);
-    // Ready means one worker can serve; tests that spread clients want every worker up.
-    await waitForLog(server, (log) => log.msg === "all workers started", 20_000);
+    try {
+      await waitForReady(url, 20_000);
+      // Ready means one worker can serve; tests that spread clients want every worker up.
+      await waitForLog(server, (log) => log.msg === "all workers started", 20_000);
+    } catch (error) {
+      // Not left running: its pipes would keep the test process alive after the failure.
+      for (const pid of server.workerPids()) killQuietly(pid);
+      proc.kill("SIGKILL");
+      throw new Error(`${(error as Error).message}; its output:\n${output.join("\n")}`);
+    }
   }
   return server;
 }
@@ -147,5 +154,13 @@ function parseJson(line: string): Record<string, unknown> | undefined {
     return JSON.parse(line) as Record<string, unknown>;
   } catch {
     return undefined;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
   }
 }
