@@ -2,6 +2,7 @@
  * The shared chat contract suite in multi-host mode: two hosts with 2 workers each, one Redis,
  * a fresh key prefix. Clients of one test connect to both hosts.
  */
+import { Redis } from "ioredis";
 import { startChatServer } from "../helpers/chat-server.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
 import { startRedis } from "../helpers/redis-server.js";
@@ -25,11 +26,14 @@ runContractSuite("multi-host mode, 2 hosts x 2 workers, Redis", async () => {
       ],
     });
   const [a, b] = await Promise.all([host("host-a"), host("host-b")]);
+  const probe = new Redis({ host: "127.0.0.1", port: redis.port, lazyConnect: true });
   return {
     urls: [a.url, b.url],
+    inboxTtlSeconds: (user) => probe.ttl(`${prefix}:inbox:{${user}}`),
     // The Redis send path stores and routes sender copies in the Redis rewrite (issue 12, i11).
     pending: ["sender copies"],
     stop: async () => {
+      probe.disconnect();
       await Promise.all([a.stop(), b.stop()]);
       await redis.stop();
     },
