@@ -19,6 +19,7 @@ import { createLogger } from "./logger.js";
 import { PrimaryMetrics } from "./metrics/primary-metrics.js";
 import { probeRedis } from "./routing/redis-connection.js";
 import { StoreOpenError } from "./store/chat-store.js";
+import { survivesFailedCommits } from "./store/commit-errors.js";
 import { type HeldDirectory, holdDataDirectory } from "./store/data-directory.js";
 import { StoreKeeper } from "./store/store-keeper.js";
 
@@ -128,6 +129,7 @@ async function openStorage(
 ): Promise<{ held: HeldDirectory; keeper: StoreKeeper }> {
   const directory = config.dataDir ?? "chat-data";
   let held: HeldDirectory | undefined;
+  survivesFailedCommits();
   try {
     held = await holdDataDirectory(directory);
     const keeper = new StoreKeeper({

@@ -6,6 +6,7 @@ import os from "node:os";
 import type { Logger } from "pino";
 import { isMultiHost, type ServerConfig } from "../config.js";
 import { ChatStore } from "../store/chat-store.js";
+import { survivesFailedCommits } from "../store/commit-errors.js";
 import type { Backend } from "./backend.js";
 import { EmbeddedBackend } from "./embedded-backend.js";
 import { PeerMesh } from "./peer-mesh.js";
@@ -37,6 +38,7 @@ export function createBackend(
     return { backend, embedded: undefined, redis: backend };
   }
   // The primary has checked, created and locked the data directory before forking.
+  survivesFailedCommits();
   const store = new ChatStore({
     file: process.env.CHAT_STORE_FILE ?? "",
     maxBytes: config.maxDataMb * 1024 * 1024,

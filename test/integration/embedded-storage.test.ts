@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, statfsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { open } from "lmdb";
@@ -18,7 +18,7 @@ import {
   waitForLog,
 } from "../helpers/chat-server.js";
 import { closeAll, connectAs, send, uniqueName, waitForMessages } from "../helpers/clients.js";
-import { isRunning, waitFor } from "../helpers/wait.js";
+import { eventually, isRunning, waitFor } from "../helpers/wait.js";
 
 const texts = (messages: NewMessage[]) => messages.map((m) => m.message);
 
@@ -160,6 +160,50 @@ describe("embedded storage on disk", () => {
         assert.deepEqual(order, acked[i], `${sender} in order`);
       }
     }
+  });
+
+  it("a full disk answers UNAVAILABLE and /readyz 503, never a false ok, and recovers by itself", async (t) => {
+    const dataDir = tempDataDir();
+    // A small file system of its own, so filling it touches nothing else (root can mount one).
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", dataDir], {
+      encoding: "utf8",
+    });
+    if (mounted.status !== 0) {
+      t.skip(`cannot mount a tmpfs here: ${mounted.stderr.trim()}`);
+      return;
+    }
+    t.after(() => {
+      spawnSync("umount", ["-l", dataDir]);
+    });
+    const server = await start(dataDir, 1);
+    const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
+    const a = await connectAs(server.url, alice, { transport: "websocket" });
+    // Leave the database about 100 KB to grow into.
+    const filler = path.join(dataDir, "filler");
+    const { bavail, bsize } = statfsSync(dataDir);
+    writeFileSync(filler, Buffer.alloc(Math.max(0, bavail * bsize - 100 * 1024)));
+    const acked: string[] = [];
+    let refused = 0;
+    for (let i = 0; i < 400 && refused === 0; i++) {
+      const answer = await send(a, bob, `${i}:${"z".repeat(3000)}`);
+      if (answer.ok) acked.push(`${i}`);
+      else if (answer.error.code === "UNAVAILABLE") refused++;
+      else assert.fail(`unexpected answer ${JSON.stringify(answer)}`);
+    }
+    assert.equal(refused, 1, "the disk filled up within 400 messages of 3 KB");
+    await eventually(async () => assert.equal((await fetch(`${server.url}/readyz`)).status, 503));
+
+    rmSync(filler);
+    await eventually(
+      async () => assert.equal((await fetch(`${server.url}/readyz`)).status, 200),
+      20_000,
+    );
+    const after = await send(a, bob, "after: room again");
+    assert.ok(after.ok, JSON.stringify(after));
+    const kept = (await everything(server.url, bob, acked.length + 1)).map(
+      (m) => m.message.split(":")[0],
+    );
+    assert.deepEqual(kept, [...acked, "after"], "every acknowledged message, nothing else");
   });
 
   it("a second server on the same data directory is refused with one line naming it", async () => {
