@@ -115,7 +115,7 @@ function buildProgram(): Command {
         .argParser(integer(1, 1024 * 1024)),
     )
     .addOption(
-      new Option("--rate-limit <n>", "messages per second per connection (bursts up to 2n)")
+      new Option("--rate-limit <n>", "events per second per connection, of every kind (burst: 2n)")
         .default(DEFAULTS.rateLimit)
         .argParser(positiveNumber),
     )

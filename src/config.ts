@@ -33,7 +33,7 @@ export interface ServerConfig {
   authSecret: string | undefined;
   /** Largest message text in UTF-8 bytes. Default 4096. */
   maxMessageBytes: number;
-  /** Messages per second per connection; bursts up to twice that. Default 20. */
+  /** Events per second per connection, of every kind; bursts up to twice that. Default 20. */
   rateLimit: number;
   /** Grace period for draining on SIGTERM, in seconds. Default 10. */
   shutdownTimeout: number;

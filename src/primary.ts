@@ -35,7 +35,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     logger.warn("no --auth-secret: anyone can log in as any username (development mode)");
   }
   cluster.setupPrimary({
-    exec: fileURLToPath(new URL("./worker.js", import.meta.url)),
+    exec: fileURLToPath(new URL("./worker-start.js", import.meta.url)),
     args: [],
     // A worker's young generation otherwise grows to 2 x 16 MB as sessions pile up: 8 MB
     // semi-spaces save ~16 MB per worker (~1 KB per session at 15,000) at no measurable CPU
@@ -56,6 +56,12 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     },
     logger,
   );
+  pool.on("unstartable", (reason) => {
+    logger.fatal({ reason }, "workers keep failing before they are ready; exiting");
+    if (peerDir) removePeerDirectory(peerDir);
+    console.error(`chat-server: the workers cannot start: ${reason}`);
+    process.exit(1);
+  });
   if (storage) clearDeadWorkersPresence(pool, storage.keeper, logger);
   else forgetDeadWorkersPresence(pool);
   const metrics = new PrimaryMetrics(pool, storage?.keeper);
@@ -117,7 +123,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
   );
 
   await pool.start();
-  logger.info({ ready: pool.readyCount() }, "all workers started");
+  if (pool.readyCount() > 0) logger.info({ ready: pool.readyCount() }, "all workers started");
 
   return { port, shutdown };
 }

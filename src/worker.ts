@@ -11,6 +11,7 @@ import { createTokenVerifier } from "./chat/auth.js";
 import { ChatService, type ChatSocket } from "./chat/chat-service.js";
 import { isMessage, type PrimaryToWorker, type WorkerToPrimary } from "./cluster/ipc.js";
 import { createSessionId } from "./cluster/session-id.js";
+import { exitWithStartFailure } from "./cluster/start-failure.js";
 import type { ServerConfig } from "./config.js";
 import { createStaticHandler } from "./http/static-files.js";
 import { createLogger } from "./logger.js";
@@ -94,7 +95,7 @@ process.on("message", (message: unknown, handle: unknown) => {
     case "forget":
       redis?.forgetWorker(message.presenceKey).then(
         (users) =>
-          logger.info({ worker: message.presenceKey, users }, "dead worker's users offline"),
+          logger.info({ deadWorker: message.presenceKey, users }, "dead worker's users offline"),
         (error: Error) =>
           logger.warn({ err: error.message }, "could not clear a dead worker's presence"),
       );
@@ -113,9 +114,11 @@ process.on("SIGINT", () => {});
 process.on("SIGTERM", () => void drain());
 process.on("disconnect", () => process.exit(0));
 
+let started = false;
 process.on("uncaughtException", (error) => {
   logger.fatal({ err: error }, "uncaught exception; worker exits");
-  process.exit(1);
+  if (started) process.exit(1);
+  else exitWithStartFailure(error);
 });
 
 io.on("connection", (socket) => chat.attach(socket));
@@ -147,7 +150,7 @@ try {
   await backend.start();
 } catch (error) {
   logger.fatal({ err: error }, "back-end unreachable");
-  process.exit(1);
+  throw new Error(`storage back-end cannot start: ${(error as Error).message}`);
 }
 backend.onReadyChange((ready) => tell({ t: "backend", ready }));
 setInterval(
@@ -155,6 +158,7 @@ setInterval(
   LOAD_REPORT_MS,
 ).unref();
 tell({ t: "ready", presenceKey: redis?.worker });
+started = true;
 
 /**
  * Closes every client's transport (not its Socket.IO session), which makes Socket.IO clients

@@ -23,7 +23,9 @@ export type WorkerToPrimary =
   | { t: "backend"; ready: boolean }
   | { t: "metrics"; ref: number; metrics: unknown }
   /** Sessions counted by the primary's per-address limit that have ended, by address. */
-  | { t: "released"; addresses: string[] };
+  | { t: "released"; addresses: string[] }
+  /** The worker cannot start (it exits next): why, in one line. */
+  | { t: "failed"; reason: string };
 
 export function isMessage<T extends { t: string }>(value: unknown): value is T {
   return (
