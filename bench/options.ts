@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { ConnectionClient } from "./connection-messages.js";
 import type { Transport } from "./dm-messages.js";
+import { READING_GUIDE, targetsHelp } from "./reading-guide.js";
 import { parseTargets, type Target } from "./targets.js";
 
 export type Scenario = "dm" | "connections";
@@ -102,12 +103,15 @@ export function parseOptions(argv: string[]): BenchOptions {
   const program = new Command("bench")
     .description("load-test chat-server against its baselines (see bench/README.md)")
     .addOption(
-      new Option("--scenarios <list>", "dm, connections")
+      new Option(
+        "--scenarios <list>",
+        "dm (direct messages at a fixed rate), connections (opening many sessions)",
+      )
         .default(list(scenario)(DEFAULTS.scenarios), DEFAULTS.scenarios)
         .argParser(list(scenario)),
     )
     .addOption(
-      new Option("--targets <list>", "chat-server, chat-server-redis, seed, seed-redis, cluster")
+      new Option("--targets <list>", "servers to measure, in order (listed below)")
         .default(targets(DEFAULTS.targets), DEFAULTS.targets)
         .argParser(targets),
     )
@@ -181,7 +185,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     )
     .option("--json", "print the results as JSON on stdout (progress stays on stderr)", false)
     .option("--html <file>", "write an HTML report with latency charts to <file>")
-    .option("--cpu-prof <dir>", "write a CPU profile of every server process into <dir>");
+    .option("--cpu-prof <dir>", "write a CPU profile of every server process into <dir>")
+    .addHelpText("after", `\nTargets (--targets):\n${targetsHelp()}\n\n${READING_GUIDE}`);
   program.parse(argv, { from: "user" });
   const o = program.opts();
   return Object.freeze({

@@ -10,6 +10,7 @@ import { runDmLoad } from "./dm-load.js";
 import { renderHtml } from "./html-report.js";
 import { type BenchOptions, parseOptions, type Scenario } from "./options.js";
 import { openFilesLimit } from "./proc-stats.js";
+import { READING_GUIDE } from "./reading-guide.js";
 import { medianRuns } from "./repeat.js";
 import { type RunFailure, renderText } from "./report.js";
 import type { RunIdentity, ScenarioResult } from "./results.js";
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
   } else {
     process.stdout.write(
       `\n${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}\n\n` +
-        `${renderText(results, failures)}\n`,
+        `${renderText(results, failures)}\n\n${READING_GUIDE}\n`,
     );
   }
   process.exitCode = failures.length > 0 ? 1 : 0;
