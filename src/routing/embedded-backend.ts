@@ -55,10 +55,14 @@ export class EmbeddedBackend implements Backend {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushImmediate: NodeJS.Immediate | undefined;
   private readonly replays = new Map<number, PendingReplay>();
-  /** Every worker follows the host's presence, so a watch is a local filter on its changes. */
-  private readonly presence = new PresenceReplica((user, online) => {
-    if (this.watched.has(user)) this.presenceHandler(user, online);
-  });
+  /**
+   * Every worker follows the host's presence, so a watch is a local filter on its changes; the
+   * changes nobody here watches are handed on too, for the chat layer to count (this back-end
+   * touches every worker with each change).
+   */
+  private readonly presence = new PresenceReplica((user, online) =>
+    this.presenceHandler(user, online),
+  );
   private readonly watched = new Set<string>();
   private presenceHandler: (user: string, online: boolean) => void = () => {};
   private typingHandler: (from: string, to: string) => void = () => {};
