@@ -58,6 +58,7 @@ const { backend, embedded, redis } = createBackend(config, workerId, logger);
 const metrics = createWorkerMetrics({
   connectedSockets: () => io.engine.clientsCount,
   loggedInUsers: () => chat.onlineUserCount(),
+  watchedUsers: () => chat.watches.watchedUserCount(),
   backendUp: () => backend.isReady(),
 });
 const chat = new ChatService({
