@@ -8,7 +8,9 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { CLI, waitForReady } from "../helpers/chat-server.js";
@@ -29,6 +31,17 @@ const CLEAN_ENV = Object.fromEntries(
   ),
 );
 
+const scratchDirs: string[] = [];
+/** A fresh working directory for one server, removed after the file's tests. */
+function scratch(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chat-cli-env-"));
+  scratchDirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 interface Started {
   proc: ChildProcess;
   lines: Record<string, unknown>[];
@@ -41,6 +54,8 @@ interface Started {
 async function startFromEnvironment(env: NodeJS.ProcessEnv): Promise<Started> {
   const proc = spawn(process.execPath, [CLI, "start"], {
     env: { ...CLEAN_ENV, ...env },
+    // The default --data-dir is ./chat-data: somewhere else than the checkout.
+    cwd: scratch(),
     stdio: ["ignore", "pipe", "pipe"],
   });
   killOnExit(proc);
@@ -142,6 +157,7 @@ describe("options from the environment", () => {
   for (const [names, env, pattern] of refused) {
     it(`${names}: what it sets is checked, one line naming the option, exit non-zero`, () => {
       const result = spawnSync(process.execPath, [CLI, "start"], {
+        cwd: scratch(),
         env: { ...CLEAN_ENV, PORT: "0", ...env },
         encoding: "utf8",
         timeout: 30_000,
