@@ -8,6 +8,8 @@ export interface ChatMetrics {
   stored(): void;
   error(code: string): void;
   rateLimited(): void;
+  /** A connection or account ran into one of the bounds of `chat-limits.ts`. */
+  limitHit(limit: string): void;
 }
 
 export const NO_METRICS: ChatMetrics = {
@@ -16,4 +18,5 @@ export const NO_METRICS: ChatMetrics = {
   stored() {},
   error() {},
   rateLimited() {},
+  limitHit() {},
 };

@@ -18,6 +18,7 @@ import {
 } from "../protocol.js";
 import { type Backend, BackendUnavailableError } from "../routing/backend.js";
 import type { TokenVerifier } from "./auth.js";
+import { ChatLimits, type LimitOptions, NO_LIMITS } from "./chat-limits.js";
 import { type ChatMetrics, NO_METRICS } from "./chat-metrics.js";
 import { failure } from "./errors.js";
 import { LocalSessions } from "./local-sessions.js";
@@ -39,6 +40,8 @@ export interface ChatOptions {
   /** Present when the server requires JWTs. */
   verifyToken: TokenVerifier | undefined;
   metrics?: ChatMetrics;
+  /** Bounds per connection and account (README "Limits and abuse"); default none. */
+  limits?: LimitOptions;
 }
 
 /** Any event's answer: `{ ok: true, ...fields }` or a failure. */
@@ -47,10 +50,12 @@ type AnyAnswer = Answer<Record<string, unknown>>;
 type Handler = (socket: ChatSocket, payload: unknown) => Promise<AnyAnswer> | AnyAnswer;
 
 export class ChatService {
-  readonly sessions = new LocalSessions<ChatSocket>((socket, message) =>
-    socket.emit(ServerEvent.NewMessage, message),
-  );
+  readonly sessions = new LocalSessions<ChatSocket>((socket, message) => {
+    socket.emit(ServerEvent.NewMessage, message);
+    this.limits.unsent.check(socket);
+  });
   private readonly metrics: ChatMetrics;
+  readonly limits: ChatLimits<ChatSocket>;
   /** Answers still being worked out (a send waiting for storage), for a clean drain. */
   private readonly unanswered = new Set<Promise<void>>();
   private readonly handlers = new Map<string, Handler>([
@@ -68,6 +73,9 @@ export class ChatService {
 
   constructor(private readonly options: ChatOptions) {
     this.metrics = options.metrics ?? NO_METRICS;
+    this.limits = new ChatLimits(options.limits ?? NO_LIMITS, this.metrics, (socket) =>
+      this.expire(socket),
+    );
     options.backend.onDeliver((message) => {
       const count = this.sessions.deliver(message);
       if (count > 0) this.metrics.delivered(count, (Date.now() - message.sentAt) / 1000);
@@ -128,6 +136,16 @@ export class ChatService {
       if (handler) respond(failure(ErrorCode.RateLimited));
       return;
     }
+    // With --auth-secret, only `log in` is open to a connection that has not logged in.
+    if (
+      handler &&
+      this.options.verifyToken &&
+      !socket.data.username &&
+      name !== ClientEvent.LogIn
+    ) {
+      respond(failure(ErrorCode.NotLoggedIn));
+      return;
+    }
     if (!handler) {
       const answer = failure(ErrorCode.UnknownEvent, `Unknown event: ${name}`);
       this.count(answer.error);
@@ -160,6 +178,7 @@ export class ChatService {
     const current = socket.data.username;
     if (current !== undefined && current !== username) return failure(ErrorCode.AlreadyLoggedIn);
     const { verifyToken } = this.options;
+    let expiresAt: number | undefined;
     if (verifyToken) {
       const token = checked.value.token ?? (socket.handshake.auth as { token?: unknown })?.token;
       const verdict = await verifyToken(token, username);
@@ -171,7 +190,15 @@ export class ChatService {
       if (socket.data.username !== undefined && socket.data.username !== username) {
         return failure(ErrorCode.AlreadyLoggedIn);
       }
+      expiresAt = verdict.expiresAt;
     }
+    // The same name again on this connection refreshes the token; it does not replay again.
+    const refresh = socket.data.username === username;
+    if (!refresh && this.tooManySessions(username)) {
+      return failure(ErrorCode.RateLimited, "Too many sessions for this user");
+    }
+    if (expiresAt !== undefined) this.limits.expiry.schedule(socket, expiresAt);
+    if (refresh) return { ok: true, username };
     socket.data.username = username;
     if (this.sessions.add(username, socket)) this.options.backend.addPresence(username);
     let replayed: NewMessage[];
@@ -197,12 +224,17 @@ export class ChatService {
     const checked = checkSend(payload, this.options.maxMessageBytes);
     if (!checked.ok) return failure(checked.code, checked.message);
     this.metrics.received();
+    if (!this.limits.chargeStorage(from, checked.value.text)) {
+      return failure(ErrorCode.RateLimited, "This user's storage allowance for today is used up");
+    }
     try {
       const result = await this.options.backend.send(from, checked.value.to, checked.value.text);
       if (result.status === "stored") this.metrics.stored();
       return { ok: true, id: result.message.id, status: result.status };
     } catch (error) {
-      if (error instanceof BackendUnavailableError) return failure(ErrorCode.Unavailable);
+      if (error instanceof BackendUnavailableError || this.limits.isStorageFull(error)) {
+        return failure(ErrorCode.Unavailable);
+      }
       throw error;
     }
   }
@@ -225,7 +257,22 @@ export class ChatService {
     const username = socket.data.username;
     if (username === undefined) return;
     socket.data.username = undefined;
+    this.limits.expiry.cancel(socket);
     if (this.sessions.remove(username, socket)) this.options.backend.removePresence(username);
+  }
+
+  /** Whether `username` already has as many sessions here as one user may (and counts it). */
+  private tooManySessions(username: string): boolean {
+    return this.limits.tooManySessions(this.sessions.count(username));
+  }
+
+  /** The session's token expired without a refresh: tell the client, then disconnect it. */
+  private expire(socket: ChatSocket): void {
+    if (socket.disconnected || socket.data.username === undefined) return;
+    const message = "The token has expired; log in again with a fresh one";
+    socket.emit(ServerEvent.ChatError, { code: ErrorCode.Unauthorized, message, event: "log in" });
+    this.leave(socket);
+    socket.disconnect(true);
   }
 
   private count(error: ChatErrorBody): void {

@@ -16,6 +16,7 @@ import type { WorkerPool } from "../cluster/worker-pool.js";
 import type { EmbeddedHub } from "../routing/embedded-hub.js";
 
 const SCRAPE_TIMEOUT_MS = 2000;
+const SCRAPE_CACHE_MS = 1000;
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -23,12 +24,22 @@ export class PrimaryMetrics {
   private readonly registry = new Registry();
   private readonly waiting = new Map<number, (metrics: MetricsJson[]) => void>();
   private nextRef = 1;
+  /** The last scrape, reused for a second: a flood of /metrics costs the workers nothing. */
+  private cached: { at: number; body: Promise<string> } | undefined;
+  private readonly limitHits: Counter<"limit">;
 
   constructor(
     private readonly pool: WorkerPool,
     hub: EmbeddedHub | undefined,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: "chat_primary_" });
+    // Same name as the workers' counter: the aggregation adds the primary's limits to theirs.
+    this.limitHits = new Counter({
+      name: "chat_limit_hits_total",
+      help: "Connections, sessions and requests stopped by a limit (README: Limits and abuse), by limit",
+      labelNames: ["limit"],
+      registers: [this.registry],
+    });
     new Counter({
       name: "chat_worker_restarts_total",
       help: "Workers replaced after dying",
@@ -93,7 +104,19 @@ export class PrimaryMetrics {
 
   readonly contentType = this.registry.contentType;
 
-  async scrape(): Promise<string> {
+  limitHit(limit: string): void {
+    this.limitHits.inc({ limit });
+  }
+
+  scrape(): Promise<string> {
+    const now = Date.now();
+    if (!this.cached || now - this.cached.at >= SCRAPE_CACHE_MS) {
+      this.cached = { at: now, body: this.collect() };
+    }
+    return this.cached.body;
+  }
+
+  private async collect(): Promise<string> {
     const workers = this.pool.all().filter((w) => w.state !== "starting");
     const answers = await Promise.all(workers.map((w) => this.ask(w.id)));
     const own = await this.registry.getMetricsAsJSON();

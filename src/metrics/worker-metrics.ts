@@ -67,6 +67,12 @@ export function createWorkerMetrics(gauges: WorkerGauges): {
     help: "Client events refused by the per-connection rate limit",
     registers: [registry],
   });
+  const limitHits = new Counter({
+    name: "chat_limit_hits_total",
+    help: "Connections, sessions and requests stopped by a limit (README: Limits and abuse), by limit",
+    labelNames: ["limit"],
+    registers: [registry],
+  });
   const latency = new Histogram({
     name: "chat_delivery_latency_seconds",
     help: "From acceptance of a message to its emission to the recipient's sockets",
@@ -82,6 +88,7 @@ export function createWorkerMetrics(gauges: WorkerGauges): {
     stored: () => stored.inc(),
     error: (code) => errors.inc({ code }),
     rateLimited: () => rateLimited.inc(),
+    limitHit: (limit) => limitHits.inc({ limit }),
   };
   return { registry, chat };
 }
