@@ -182,6 +182,14 @@ function buildProgram(): Command {
         .default(DEFAULTS.maxStoredBytesPerUser)
         .argParser(integer(0, 2 ** 40)),
     )
+    .addOption(
+      new Option(
+        "--max-concurrent-replays <n>",
+        "log-in replays (stored messages sent after log in) fetched at once per worker",
+      )
+        .default(DEFAULTS.maxConcurrentReplays)
+        .argParser(integer(1, 100_000)),
+    )
     .action(async (options: Record<string, unknown>) => {
       const config = resolveConfig(toConfig(options));
       const { runPrimary } = await import("./primary.js");
@@ -225,6 +233,7 @@ function toConfig(options: Record<string, unknown>): Partial<ServerConfig> {
     maxUnsentBytes: options.maxUnsentBytes as number,
     maxSessionsPerUser: options.maxSessionsPerUser as number,
     maxStoredBytesPerUser: options.maxStoredBytesPerUser as number,
+    maxConcurrentReplays: options.maxConcurrentReplays as number,
   };
 }
 

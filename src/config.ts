@@ -57,6 +57,8 @@ export interface ServerConfig {
   maxSessionsPerUser: number;
   /** Message bytes one sender may have stored per day (per worker); 0 for no limit. */
   maxStoredBytesPerUser: number;
+  /** Log-in replays fetched at once per worker; more wait their turn. Default 16. */
+  maxConcurrentReplays: number;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -78,6 +80,7 @@ export const DEFAULTS = Object.freeze({
   maxUnsentBytes: 8 * 1024 * 1024,
   maxSessionsPerUser: 32,
   maxStoredBytesPerUser: 16 * 1024 * 1024,
+  maxConcurrentReplays: 16,
 } satisfies Omit<ServerConfig, "host">);
 
 /** The address bound when `--host` is not given (protected mode without an auth secret). */
@@ -110,6 +113,7 @@ export function resolveConfig(partial: Partial<ServerConfig>): Readonly<ServerCo
   checkInteger("--max-unsent-bytes", config.maxUnsentBytes, 64 * 1024, 2 ** 31);
   checkInteger("--max-sessions-per-user", config.maxSessionsPerUser, 0, 1_000_000);
   checkInteger("--max-stored-bytes-per-user", config.maxStoredBytesPerUser, 0, 2 ** 40);
+  checkInteger("--max-concurrent-replays", config.maxConcurrentReplays, 1, 100_000);
   if (!(config.requestHeadTimeout > 0)) {
     throw new ConfigError("--request-head-timeout must be a positive number of seconds");
   }

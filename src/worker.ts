@@ -73,6 +73,7 @@ const chat = new ChatService({
     maxUnsentBytes: config.maxUnsentBytes,
     maxSessionsPerUser: config.maxSessionsPerUser,
     maxStoredBytesPerUser: config.maxStoredBytesPerUser,
+    maxConcurrentReplays: config.maxConcurrentReplays,
   },
 });
 oneRequestPerConnection(httpServer, () => metrics.chat.limitHit("pipelined_request"));

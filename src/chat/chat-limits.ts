@@ -5,6 +5,7 @@
  * the token bucket in `rate-limiter.ts`.
  */
 import type { ChatMetrics } from "./chat-metrics.js";
+import { ReplayGate } from "./replay-gate.js";
 import { SendQuota } from "./send-quota.js";
 import { SessionExpiry } from "./session-expiry.js";
 import { UnsentOutputGuard } from "./unsent-output.js";
@@ -16,12 +17,15 @@ export interface LimitOptions {
   maxSessionsPerUser: number;
   /** Message bytes one sender may have stored per day on this worker; 0 for no limit. */
   maxStoredBytesPerUser: number;
+  /** Log-in replays being fetched at once on this worker; more wait their turn. */
+  maxConcurrentReplays: number;
 }
 
 export const NO_LIMITS: LimitOptions = {
   maxUnsentBytes: Number.MAX_SAFE_INTEGER,
   maxSessionsPerUser: 0,
   maxStoredBytesPerUser: 0,
+  maxConcurrentReplays: Number.MAX_SAFE_INTEGER,
 };
 
 /** The `limit` label of `chat_limit_hits_total`, one per bound. */
@@ -30,12 +34,14 @@ export type LimitName =
   | "sessions_per_user"
   | "stored_bytes_per_user"
   | "token_expired"
+  | "replay_in_progress"
   | "storage_full";
 
 export class ChatLimits<S extends { conn: unknown }> {
   readonly unsent: UnsentOutputGuard;
   readonly quota: SendQuota;
   readonly expiry: SessionExpiry<S>;
+  readonly replays: ReplayGate<S>;
 
   constructor(
     private readonly options: LimitOptions,
@@ -46,6 +52,7 @@ export class ChatLimits<S extends { conn: unknown }> {
       metrics.limitHit("unsent_output"),
     );
     this.quota = new SendQuota(options.maxStoredBytesPerUser);
+    this.replays = new ReplayGate<S>(options.maxConcurrentReplays);
     this.expiry = new SessionExpiry<S>((session) => {
       metrics.limitHit("token_expired");
       onExpire(session);
@@ -57,6 +64,13 @@ export class ChatLimits<S extends { conn: unknown }> {
     const max = this.options.maxSessionsPerUser;
     if (max === 0 || sessions < max) return false;
     this.metrics.limitHit("sessions_per_user");
+    return true;
+  }
+
+  /** Whether `session` must wait for its last replay before logging in again (and counts it). */
+  replayInProgress(session: S): boolean {
+    if (!this.replays.isBusy(session)) return false;
+    this.metrics.limitHit("replay_in_progress");
     return true;
   }
 

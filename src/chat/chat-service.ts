@@ -197,13 +197,18 @@ export class ChatService {
     if (!refresh && this.tooManySessions(username)) {
       return failure(ErrorCode.RateLimited, "Too many sessions for this user");
     }
+    if (!refresh && this.limits.replayInProgress(socket)) {
+      return failure(ErrorCode.RateLimited, "The last log in is still being answered");
+    }
     if (expiresAt !== undefined) this.limits.expiry.schedule(socket, expiresAt);
     if (refresh) return { ok: true, username };
     socket.data.username = username;
     if (this.sessions.add(username, socket)) this.options.backend.addPresence(username);
     let replayed: NewMessage[];
     try {
-      replayed = await this.options.backend.replay(username, since);
+      replayed = await this.limits.replays.run(socket, () =>
+        this.options.backend.replay(username, since),
+      );
     } catch (error) {
       this.leave(socket);
       if (error instanceof BackendUnavailableError) return failure(ErrorCode.Unavailable);
