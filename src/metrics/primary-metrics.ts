@@ -16,7 +16,6 @@ import type { WorkerPool } from "../cluster/worker-pool.js";
 import type { EmbeddedHub } from "../routing/embedded-hub.js";
 
 const SCRAPE_TIMEOUT_MS = 2000;
-const SCRAPE_CACHE_MS = 1000;
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -24,8 +23,8 @@ export class PrimaryMetrics {
   private readonly registry = new Registry();
   private readonly waiting = new Map<number, (metrics: MetricsJson[]) => void>();
   private nextRef = 1;
-  /** The last scrape, reused for a second: a flood of /metrics costs the workers nothing. */
-  private cached: { at: number; body: Promise<string> } | undefined;
+  /** The scrape under way: requests meanwhile share it, so a flood of /metrics costs one. */
+  private pending: Promise<string> | undefined;
   private readonly limitHits: Counter<"limit">;
 
   constructor(
@@ -109,11 +108,12 @@ export class PrimaryMetrics {
   }
 
   scrape(): Promise<string> {
-    const now = Date.now();
-    if (!this.cached || now - this.cached.at >= SCRAPE_CACHE_MS) {
-      this.cached = { at: now, body: this.collect() };
+    if (!this.pending) {
+      this.pending = this.collect().finally(() => {
+        this.pending = undefined;
+      });
     }
-    return this.cached.body;
+    return this.pending;
   }
 
   private async collect(): Promise<string> {
