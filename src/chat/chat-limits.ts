@@ -83,7 +83,7 @@ export class ChatLimits<S extends { conn: unknown }> {
 
   /** A storage that refuses writes because it is full (Redis `maxmemory` with `noeviction`). */
   isStorageFull(error: unknown): boolean {
-    const full = error instanceof Error && /^OOM\b/.test(error.message);
+    const full = error instanceof Error && /\bOOM command not allowed\b/.test(error.message);
     if (full) this.metrics.limitHit("storage_full");
     return full;
   }

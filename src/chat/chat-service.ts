@@ -237,7 +237,7 @@ export class ChatService {
       if (result.status === "stored") this.metrics.stored();
       return { ok: true, id: result.message.id, status: result.status };
     } catch (error) {
-      if (error instanceof BackendUnavailableError || this.limits.isStorageFull(error)) {
+      if (this.limits.isStorageFull(error) || error instanceof BackendUnavailableError) {
         return failure(ErrorCode.Unavailable);
       }
       throw error;
