@@ -14,12 +14,19 @@ export type HubRequest =
   | ["join", string]
   | ["leave", string]
   | ["store", string, string, string, string, number, number[]] // id, from, to, text, sentAt, reached
-  | ["replay", number, string, string | null]; // ref, user, since
+  /** The copy of a sent message for the sender's other sessions: id, sessions to skip. */
+  | ["copy", string, string]
+  | ["replay", number, string, string | null] // ref, user, since
+  | ["typing", string, string]; // from, to
 
 /** Primary -> worker chat operations. */
 export type HubResponse =
   /** A message for a user here that its sender's worker did not reach itself. */
   | ["deliver", NewMessage]
+  /** A sent message for its sender's sessions here, but the one that sent it. */
+  | ["copy", NewMessage, string]
+  /** A typing hint for `to`'s sessions here: from, to. */
+  | ["typing", string, string]
   | ["replayed", number, NewMessage[]]
   /** Who is online on which worker: sent once to a worker that just became ready. */
   | ["presence", [string, number[]][]]

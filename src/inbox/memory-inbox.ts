@@ -36,11 +36,12 @@ export class MemoryInbox {
 
   constructor(private readonly options: MemoryInboxOptions) {}
 
-  append(message: NewMessage, delivered: boolean, now = Date.now()): void {
-    let inbox = this.inboxes.get(message.to);
+  /** Appends to `owner`'s inbox: the recipient's, or the sender's for their own copy. */
+  append(message: NewMessage, delivered: boolean, now = Date.now(), owner = message.to): void {
+    let inbox = this.inboxes.get(owner);
     if (!inbox) {
       inbox = { messages: [], arrivals: [], positions: new Map(), first: 0, undelivered: 0 };
-      this.inboxes.set(message.to, inbox);
+      this.inboxes.set(owner, inbox);
     }
     const position = inbox.first + inbox.messages.length;
     inbox.messages.push(message);

@@ -8,9 +8,15 @@ export class PresenceReplica {
   private holders = new Map<string, number[]>();
   private sorted: string[] | undefined;
 
+  /** `onChange` hears of a user's first session on the host appearing and last one leaving. */
+  constructor(private readonly onChange: (user: string, online: boolean) => void = () => {}) {}
+
   reset(entries: [string, number[]][]): void {
+    const before = this.holders;
     this.holders = new Map(entries);
     this.sorted = undefined;
+    for (const user of before.keys()) if (!this.holders.has(user)) this.onChange(user, false);
+    for (const user of this.holders.keys()) if (!before.has(user)) this.onChange(user, true);
   }
 
   apply(moves: [string, number, 0 | 1][]): void {
@@ -28,6 +34,7 @@ export class PresenceReplica {
     }
     this.holders.set(user, [worker]);
     this.sorted = undefined;
+    this.onChange(user, true);
   }
 
   left(user: string, worker: number): void {
@@ -38,6 +45,7 @@ export class PresenceReplica {
     if (workers.length > 0) return;
     this.holders.delete(user);
     this.sorted = undefined;
+    this.onChange(user, false);
   }
 
   /** The workers holding a session of `user`, if any. */

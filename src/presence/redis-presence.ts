@@ -12,6 +12,7 @@ import { decodeEntries, type InboxLimits, LUA_DRAIN_AFTER_CURSOR } from "../inbo
 import type { NewMessage } from "../protocol.js";
 import { type BackendLogger, defineScript, type ScriptCall } from "../routing/redis-connection.js";
 import type { RedisKeys } from "../routing/redis-keys.js";
+import { LUA_NOTIFY_WATCHERS } from "./redis-watch.js";
 
 export interface PresenceTimings {
   /** How often a worker renews its entry and sweeps dead workers. */
@@ -28,12 +29,17 @@ export const PRESENCE_TIMINGS: Readonly<PresenceTimings> = Object.freeze({
 /** Users registered per script call when registering many at once. */
 const BATCH = 200;
 
-/** Lua: removes `worker` from `user`'s presence, and `user` from the online set if none is left. */
+/** Lua: removes `worker` from `user`'s presence, and `user` from the online set if none is left
+ * (telling the user's watchers). */
 const LUA_FORGET = `
+${LUA_NOTIFY_WATCHERS}
 local function forget(prefix, online, worker, user)
   local presenceKey = prefix .. ':presence:{' .. user .. '}'
-  redis.call('HDEL', presenceKey, worker)
-  if redis.call('EXISTS', presenceKey) == 0 then redis.call('ZREM', online, user) end
+  local removed = redis.call('HDEL', presenceKey, worker)
+  if redis.call('EXISTS', presenceKey) == 0 then
+    redis.call('ZREM', online, user)
+    if removed == 1 then notify_watchers(prefix, user, false) end
+  end
 end
 local function now_ms()
   local t = redis.call('TIME')
@@ -43,12 +49,16 @@ end
 
 /** Marks users online here and hands back, per user, the messages stored while they were away. */
 const REGISTER_SCRIPT = `
+${LUA_NOTIFY_WATCHERS}
 local online, workerUsers = KEYS[1], KEYS[2]
 local prefix, worker, limit, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local result = {}
 for i = 5, #ARGV do
   local user = ARGV[i]
-  redis.call('HSET', prefix .. ':presence:{' .. user .. '}', worker, '1')
+  local presenceKey = prefix .. ':presence:{' .. user .. '}'
+  if redis.call('HSET', presenceKey, worker, '1') == 1 and redis.call('HLEN', presenceKey) == 1 then
+    notify_watchers(prefix, user, true)
+  end
   redis.call('ZADD', online, 0, user)
   redis.call('SADD', workerUsers, user)
   local inboxKey = prefix .. ':inbox:{' .. user .. '}'

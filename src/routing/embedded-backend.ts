@@ -17,7 +17,12 @@ import type { HubRequest, HubResponse } from "../cluster/ipc.js";
 import { MessageIdGenerator } from "../inbox/message-id.js";
 import { PresenceReplica } from "../presence/presence-replica.js";
 import type { NewMessage } from "../protocol.js";
-import { type Backend, BackendUnavailableError, type SendResult } from "./backend.js";
+import {
+  type Backend,
+  BackendUnavailableError,
+  type Delivery,
+  type SendResult,
+} from "./backend.js";
 import type { PeerMesh } from "./peer-mesh.js";
 
 const REQUEST_TIMEOUT_MS = 5_000;
@@ -50,12 +55,18 @@ export class EmbeddedBackend implements Backend {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushImmediate: NodeJS.Immediate | undefined;
   private readonly replays = new Map<number, PendingReplay>();
-  private readonly presence = new PresenceReplica();
+  /** Every worker follows the host's presence, so a watch is a local filter on its changes. */
+  private readonly presence = new PresenceReplica((user, online) => {
+    if (this.watched.has(user)) this.presenceHandler(user, online);
+  });
+  private readonly watched = new Set<string>();
+  private presenceHandler: (user: string, online: boolean) => void = () => {};
+  private typingHandler: (from: string, to: string) => void = () => {};
   private readonly ids: MessageIdGenerator;
   /** Recipients whose messages go through the primary until the given time. */
   private readonly detours = new Map<string, number>();
   private nextRef = 1;
-  private deliver: (message: NewMessage) => void = () => {};
+  private deliverHandler: (delivery: Delivery) => void = () => {};
   private readonly timeoutSweep: NodeJS.Timeout;
 
   constructor(
@@ -82,6 +93,12 @@ export class EmbeddedBackend implements Backend {
       switch (op[0]) {
         case "deliver":
           this.deliver(op[1]);
+          break;
+        case "copy":
+          this.deliverHandler({ user: op[1].from, message: op[1], exceptSession: op[2] });
+          break;
+        case "typing":
+          this.typingHandler(op[1], op[2]);
           break;
         case "replayed": {
           const pending = this.replays.get(op[1]);
@@ -126,7 +143,7 @@ export class EmbeddedBackend implements Backend {
     });
   }
 
-  send(from: string, to: string, text: string): Promise<SendResult> {
+  send(from: string, to: string, text: string, session?: string): Promise<SendResult> {
     if (!this.link.connected()) return Promise.reject(unreachable());
     const sentAt = Date.now();
     const message: NewMessage = { id: this.ids.next(sentAt), from, to, message: text, sentAt };
@@ -136,6 +153,13 @@ export class EmbeddedBackend implements Backend {
     const detour = reached.length < (holders?.length ?? 0) || !holders;
     if (detour) this.detours.set(to, sentAt + DETOUR_MS);
     this.queue(["store", message.id, from, to, text, sentAt, reached], detour);
+    if (from !== to) {
+      // The sender's other sessions: those here at once, the others through the primary.
+      if (this.presence.holdersOf(from)?.includes(this.workerId)) {
+        this.deliverHandler({ user: from, message, exceptSession: session });
+      }
+      this.queue(["copy", message.id, session ?? ""], false);
+    }
     return new Promise((resolve, reject) => {
       this.unwritten.push((error) =>
         error ? reject(unreachable()) : resolve({ message, status }),
@@ -168,8 +192,37 @@ export class EmbeddedBackend implements Backend {
     return this.presence.list(limit);
   }
 
-  onDeliver(handler: (message: NewMessage) => void): void {
-    this.deliver = handler;
+  onDeliver(handler: (delivery: Delivery) => void): void {
+    this.deliverHandler = handler;
+  }
+
+  async watch(users: string[]): Promise<string[]> {
+    for (const user of users) this.watched.add(user);
+    return users.filter((user) => this.presence.holdersOf(user) !== undefined);
+  }
+
+  unwatch(users: string[]): void {
+    for (const user of users) this.watched.delete(user);
+  }
+
+  onPresence(handler: (user: string, online: boolean) => void): void {
+    this.presenceHandler = handler;
+  }
+
+  typing(from: string, to: string): void {
+    const holders = this.presence.holdersOf(to);
+    if (!holders) return;
+    if (holders.includes(this.workerId)) this.typingHandler(from, to);
+    if (holders.some((worker) => worker !== this.workerId)) this.queue(["typing", from, to], true);
+  }
+
+  onTyping(handler: (from: string, to: string) => void): void {
+    this.typingHandler = handler;
+  }
+
+  /** A message for its recipient's sessions here. */
+  private deliver(message: NewMessage): void {
+    this.deliverHandler({ user: message.to, message });
   }
 
   onReadyChange(): void {

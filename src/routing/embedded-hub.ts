@@ -42,6 +42,8 @@ export class EmbeddedHub {
     for (const worker of this.peers.keys()) this.post(worker, ["moves", moves]);
   });
   private readonly sweepTimer: NodeJS.Timeout;
+  /** The message of the last `store`, which a `copy` right after it refers to. */
+  private lastStored: NewMessage | undefined;
 
   /** `sendToWorker` posts one batch of operations to a worker. */
   constructor(private readonly sendToWorker: (workerId: number, ops: HubResponse[]) => void) {
@@ -62,6 +64,14 @@ export class EmbeddedHub {
           break;
         case "store":
           this.store({ id: op[1], from: op[2], to: op[3], message: op[4], sentAt: op[5] }, op[6]);
+          break;
+        case "copy":
+          this.copy(workerId, op[1], op[2]);
+          break;
+        case "typing":
+          for (const worker of this.presence.workersOf(op[2]) ?? []) {
+            if (worker !== workerId) this.post(worker, ["typing", op[1], op[2]]);
+          }
           break;
         case "replay":
           this.post(workerId, ["replayed", op[1], this.inbox.replay(op[2], op[3] ?? undefined)]);
@@ -107,7 +117,21 @@ export class EmbeddedHub {
       }
     }
     this.inbox.append(message, delivered);
+    this.lastStored = message;
     this.stats.messages++;
+  }
+
+  /**
+   * The sender's copy of the message just stored (`id`, the last one stored): kept in the
+   * sender's inbox as seen, and forwarded to the sender's other workers.
+   */
+  private copy(fromWorker: number, id: string, exceptSession: string): void {
+    const message = this.lastStored;
+    if (!message || message.id !== id || message.from === message.to) return;
+    this.inbox.append(message, true, Date.now(), message.from);
+    for (const worker of this.presence.workersOf(message.from) ?? []) {
+      if (worker !== fromWorker) this.post(worker, ["copy", message, exceptSession]);
+    }
   }
 
   private announcePeers(): void {

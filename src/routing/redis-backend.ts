@@ -12,8 +12,14 @@ import {
   type PresenceTimings,
   RedisPresence,
 } from "../presence/redis-presence.js";
+import { RedisWatch } from "../presence/redis-watch.js";
 import type { NewMessage } from "../protocol.js";
-import { type Backend, BackendUnavailableError, type SendResult } from "./backend.js";
+import {
+  type Backend,
+  BackendUnavailableError,
+  type Delivery,
+  type SendResult,
+} from "./backend.js";
 import {
   type BackendLogger,
   createClient,
@@ -77,8 +83,10 @@ export class RedisBackend implements Backend {
   private readonly inbox: RedisInbox;
   private readonly presence: RedisPresence;
   private readonly sender: RedisSender;
+  private readonly watches: RedisWatch;
+  private typingHandler: (from: string, to: string) => void = () => {};
   private readonly replicaAcks: ReplicaAcks;
-  private deliver: (message: NewMessage) => void = () => {};
+  private deliver: (delivery: Delivery) => void = () => {};
   private readonly readyHandlers: ((ready: boolean) => void)[] = [];
   private subscribed = false;
   private heartbeatOk = true;
@@ -125,6 +133,15 @@ export class RedisBackend implements Backend {
         },
       },
     );
+    this.watches = new RedisWatch(this.command, {
+      prefix: options.prefix,
+      worker: this.worker,
+      channelPrefix: this.keys.deliverPrefix,
+      presenceKey: (user) => this.keys.presence(user),
+      workersKey: this.keys.workers,
+      logger: this.logger,
+    });
+    this.watches.onTyping((from, to) => this.typingHandler(from, to));
     this.watchConnections();
   }
 
@@ -188,7 +205,7 @@ export class RedisBackend implements Backend {
     }
   }
 
-  async send(from: string, to: string, text: string): Promise<SendResult> {
+  async send(from: string, to: string, text: string, _session?: string): Promise<SendResult> {
     if (this.closing) throw new BackendUnavailableError("the Redis back-end is closed");
     let outcome: Awaited<ReturnType<RedisSender["send"]>>;
     try {
@@ -214,8 +231,33 @@ export class RedisBackend implements Backend {
     }
   }
 
-  onDeliver(handler: (message: NewMessage) => void): void {
+  onDeliver(handler: (delivery: Delivery) => void): void {
     this.deliver = handler;
+  }
+
+  async watch(users: string[]): Promise<string[]> {
+    try {
+      return await this.watches.watch(users);
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  unwatch(users: string[]): void {
+    this.watches.unwatch(users);
+  }
+
+  onPresence(handler: (user: string, online: boolean) => void): void {
+    this.watches.onPresence(handler);
+  }
+
+  typing(from: string, to: string): void {
+    if (this.presence.holds(to)) this.typingHandler(from, to);
+    this.watches.typing(from, to);
+  }
+
+  onTyping(handler: (from: string, to: string) => void): void {
+    this.typingHandler = handler;
   }
 
   onReadyChange(handler: (ready: boolean) => void): void {
@@ -239,6 +281,7 @@ export class RedisBackend implements Backend {
   private async shutdown(): Promise<void> {
     this.update();
     if (this.started && this.command.status === "ready") {
+      await this.watches.close().catch(() => {});
       await this.presence.leave().catch((err: Error) => {
         this.logger.warn({ err: err.message }, "could not remove this worker's presence");
       });
@@ -292,6 +335,7 @@ export class RedisBackend implements Backend {
     });
     this.subscriber.on("message", (channel: string, payload: string) => {
       if (channel !== this.channel) return;
+      if (this.watches.handle(payload)) return;
       const messages = parseDeliveries(payload);
       if (messages.length === 0) this.logger.warn({ channel }, "ignored a malformed delivery");
       for (const message of messages) this.dispatch(message);
@@ -313,7 +357,10 @@ export class RedisBackend implements Backend {
         ready ? "redis reachable" : "redis unreachable",
       );
     }
-    if (ready && this.wasReady) void this.presence.resync();
+    if (ready && this.wasReady) {
+      void this.presence.resync();
+      void this.watches.refresh();
+    }
     if (ready) this.wasReady = true;
     for (const handler of this.readyHandlers) handler(ready);
   }
@@ -333,7 +380,7 @@ export class RedisBackend implements Backend {
 
   private dispatch(message: NewMessage): void {
     try {
-      this.deliver(message);
+      this.deliver({ user: message.to, message });
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, "delivery handler failed");
     }

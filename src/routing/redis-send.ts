@@ -22,6 +22,7 @@
  */
 import type { Redis } from "ioredis";
 import type { InboxLimits } from "../inbox/redis-inbox.js";
+import { LUA_NOTIFY_WATCHERS } from "../presence/redis-watch.js";
 import type { NewMessage } from "../protocol.js";
 import { defineScript, type ScriptCall } from "./redis-connection.js";
 import type { RedisKeys } from "./redis-keys.js";
@@ -30,6 +31,7 @@ import { TurnBatcher } from "./turn-batcher.js";
 /** KEYS: online, workers, then inbox, cursor, presence per message.
  *  ARGV: channel prefix, this worker, max length, ttl, then user, from, text, sentAt, head per message. */
 const SEND_BATCH_SCRIPT = `
+${LUA_NOTIFY_WATCHERS}
 local online, workers = KEYS[1], KEYS[2]
 local channelPrefix, self, maxLength, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local count = (#KEYS - 2) / 3
@@ -68,6 +70,7 @@ for i = 1, count do
     end
     if removed and redis.call('EXISTS', presenceKey) == 0 then
       redis.call('ZREM', online, ARGV[a + 1])
+      notify_watchers(string.sub(channelPrefix, 1, -10), ARGV[a + 1], false)
     end
     routes[presenceKey] = route
   end

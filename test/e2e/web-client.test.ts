@@ -12,7 +12,7 @@ import { type ChatServer, REPO_ROOT, startChatServer } from "../helpers/chat-ser
 import { closeAll, connectAs, uniqueName, waitForMessages } from "../helpers/clients.js";
 import {
   type Haproxy,
-  haproxyMissing,
+  haproxyUnavailable,
   startHaproxy,
   waitForServerStatus,
 } from "../helpers/haproxy.js";
@@ -326,7 +326,7 @@ describe("web client in Chromium", () => {
   });
 
   it("through HAProxy against two hosts on Redis: people on different hosts chat both ways", async (t) => {
-    if (haproxyMissing) return t.skip(haproxyMissing);
+    if (haproxyUnavailable) return t.skip(haproxyUnavailable);
     const [listen, stats, port1, port2] = (await freePorts(4)) as [number, number, number, number];
     const redis = await startRedis();
     const prefix = randomPrefix();

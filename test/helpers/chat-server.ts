@@ -6,6 +6,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { killOnExit, stopWithin } from "./processes.js";
+
+const STOP_GRACE_MS = 30_000;
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..", "..");
 export const CLI = path.join(REPO_ROOT, "bin", "chat-server");
@@ -31,7 +34,10 @@ export interface ChatServer {
   logs(): Record<string, unknown>[];
   /** Pids of the worker processes, from their start-up log lines. */
   workerPids(): number[];
-  /** SIGTERM, then wait for exit; returns the exit code (null if killed by a signal). */
+  /**
+   * SIGTERM, then wait for exit; returns the exit code (null if killed by a signal). Throws (after
+   * a SIGKILL) if it has not exited within 30 s: more than any --shutdown-timeout tests use.
+   */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -54,6 +60,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
+  let server: ChatServer | undefined;
   let portResolve: (port: number) => void = () => {};
   const portPromise = new Promise<number>((resolve) => {
     portResolve = resolve;
@@ -68,36 +75,46 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   };
   proc.stdout?.on("data", onData);
   proc.stderr?.on("data", onData);
+  killOnExit(proc, () => server?.workerPids() ?? []);
   const exited = once(proc, "exit");
+  let timer: NodeJS.Timeout | undefined;
   const port = await Promise.race([
     portPromise,
     exited.then(() => {
       throw new Error(`chat-server exited before listening:\n${output.join("\n")}`);
     }),
-  ]);
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        proc.kill("SIGKILL");
+        reject(new Error(`chat-server not listening within 20 s:\n${output.join("\n")}`));
+      }, 20_000);
+    }),
+  ]).finally(() => clearTimeout(timer));
   const url = `http://127.0.0.1:${port}`;
-  const server: ChatServer = {
+  server = {
     url,
     port,
     proc,
     output,
     logs: () => output.map(parseJson).filter((x): x is Record<string, unknown> => x !== undefined),
     workerPids: () =>
-      server
+      (server as ChatServer)
         .logs()
         .filter((log) => log.msg === "worker ready" && typeof log.workerPid === "number")
         .map((log) => log.workerPid as number),
-    async stop(signal = "SIGTERM") {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill(signal);
-      const [code] = (await exited) as [number | null];
-      return code;
-    },
+    stop: (signal = "SIGTERM") => stopWithin(proc, signal, STOP_GRACE_MS, "chat-server"),
   };
   if (options.waitReady !== false) {
-    await waitForReady(url, 20_000);
-    // Ready means one worker can serve; tests that spread clients want every worker up.
-    await waitForLog(server, (log) => log.msg === "all workers started", 20_000);
+    try {
+      await waitForReady(url, 20_000);
+      // Ready means one worker can serve; tests that spread clients want every worker up.
+      await waitForLog(server, (log) => log.msg === "all workers started", 20_000);
+    } catch (error) {
+      // Not left running: its pipes would keep the test process alive after the failure.
+      for (const pid of server.workerPids()) killQuietly(pid);
+      proc.kill("SIGKILL");
+      throw new Error(`${(error as Error).message}; its output:\n${output.join("\n")}`);
+    }
   }
   return server;
 }
@@ -120,7 +137,7 @@ export async function waitForReady(url: string, timeoutMs = 20_000): Promise<voi
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      const res = await fetch(`${url}/readyz`);
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
       if (res.status === 200) return;
     } catch {
@@ -137,5 +154,13 @@ function parseJson(line: string): Record<string, unknown> | undefined {
     return JSON.parse(line) as Record<string, unknown>;
   } catch {
     return undefined;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
   }
 }

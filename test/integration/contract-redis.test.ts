@@ -27,6 +27,8 @@ runContractSuite("multi-host mode, 2 hosts x 2 workers, Redis", async () => {
   const [a, b] = await Promise.all([host("host-a"), host("host-b")]);
   return {
     urls: [a.url, b.url],
+    // The Redis send path stores and routes sender copies in the Redis rewrite (issue 12, i11).
+    pending: ["sender copies"],
     stop: async () => {
       await Promise.all([a.stop(), b.stop()]);
       await redis.stop();
