@@ -79,7 +79,7 @@ export const DEFAULTS = Object.freeze({
   requestHeadTimeout: 10,
   maxUnsentBytes: 8 * 1024 * 1024,
   maxSessionsPerUser: 32,
-  maxStoredBytesPerUser: 16 * 1024 * 1024,
+  maxStoredBytesPerUser: 4 * 1024 * 1024,
   maxConcurrentReplays: 16,
 } satisfies Omit<ServerConfig, "host">);
 

@@ -25,7 +25,7 @@ describe("config", () => {
     assert.equal(config.requestHeadTimeout, 10);
     assert.equal(config.maxUnsentBytes, 8 * 1024 * 1024);
     assert.equal(config.maxSessionsPerUser, 32);
-    assert.equal(config.maxStoredBytesPerUser, 16 * 1024 * 1024);
+    assert.equal(config.maxStoredBytesPerUser, 4 * 1024 * 1024);
     assert.equal(config.maxConcurrentReplays, 16);
     assert.throws(() => resolveConfig({ maxUnsentBytes: 100 }), /--max-unsent-bytes/);
     assert.throws(() => resolveConfig({ requestHeadTimeout: 0 }), /--request-head-timeout/);
