@@ -36,7 +36,7 @@ export interface ServerConfig {
   authSecret: string | undefined;
   /** Largest message text in UTF-8 bytes. Default 4096. */
   maxMessageBytes: number;
-  /** Messages per second per connection; bursts up to twice that. Default 20. */
+  /** Events per second per connection, of every kind; bursts up to twice that. Default 20. */
   rateLimit: number;
   /** Grace period for draining on SIGTERM, in seconds. Default 10. */
   shutdownTimeout: number;
@@ -59,6 +59,19 @@ export interface ServerConfig {
   maxStoredBytesPerUser: number;
   /** Log-in replays fetched at once per worker; more wait their turn. Default 16. */
   maxConcurrentReplays: number;
+  /**
+   * Embedded mode: the directory holding the inboxes. Default `$STATE_DIRECTORY` (systemd's
+   * `StateDirectory=`) when set, else `./chat-data`. Given explicitly in multi-host mode, an error.
+   */
+  dataDir: string | undefined;
+  /** Embedded mode: the database may grow to this many MiB; past it, sends are refused. Default 8192. */
+  maxDataMb: number;
+  /**
+   * Embedded mode: acknowledge a message only once it is flushed to the disk, so it survives a
+   * power loss too (by default it survives the death of every process, and reaches the disk
+   * within milliseconds). Default false.
+   */
+  syncAcks: boolean;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -81,6 +94,9 @@ export const DEFAULTS = Object.freeze({
   maxSessionsPerUser: 32,
   maxStoredBytesPerUser: 4 * 1024 * 1024,
   maxConcurrentReplays: 16,
+  dataDir: undefined,
+  maxDataMb: 8192,
+  syncAcks: false,
 } satisfies Omit<ServerConfig, "host">);
 
 /** The address bound when `--host` is not given (protected mode without an auth secret). */
@@ -126,6 +142,14 @@ export function resolveConfig(partial: Partial<ServerConfig>): Readonly<ServerCo
   }
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(config.redisPrefix)) {
     throw new ConfigError("--redis-prefix must be 1-64 characters of A-Z a-z 0-9 _ . : -");
+  }
+  checkInteger("--max-data-mb", config.maxDataMb, 16, 1024 * 1024 * 1024);
+  if (isMultiHost(config)) {
+    if (config.dataDir !== undefined) {
+      throw new ConfigError("--data-dir is for embedded mode; multi-host mode keeps data in Redis");
+    }
+  } else {
+    config.dataDir ??= process.env.STATE_DIRECTORY?.split(":")[0] || "chat-data";
   }
   if (config.authSecret !== undefined && config.authSecret.length < 16) {
     throw new ConfigError("--auth-secret must be at least 16 characters");

@@ -10,6 +10,10 @@ export interface ChatMetrics {
   rateLimited(): void;
   /** A connection or account ran into one of the bounds of `chat-limits.ts`. */
   limitHit(limit: string): void;
+  /** A presence change reached `sockets` watching connections here. */
+  presence(sockets: number): void;
+  /** A presence change reached this worker although no connection here watches the user. */
+  presenceUnwatched(): void;
 }
 
 export const NO_METRICS: ChatMetrics = {
@@ -19,4 +23,6 @@ export const NO_METRICS: ChatMetrics = {
   error() {},
   rateLimited() {},
   limitHit() {},
+  presence() {},
+  presenceUnwatched() {},
 };
