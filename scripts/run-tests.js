@@ -3,7 +3,7 @@
 // machines have 2 cores); each integration test starts its own servers on free ports.
 // Usage: node scripts/run-tests.js [substring ...]  (only files whose path contains one of them)
 // Environment: TEST_CONCURRENCY (files at once, default 2); TEST_FILE_TIMEOUT_S (a test file that
-// runs longer fails, default 300, so a hung wait fails in minutes, not at CI's time limit);
+// runs longer fails, default 600, so a hung wait fails in minutes, not at CI's time limit);
 // CI=true (a skipped test fails the run: scripts/test-reporter.js).
 // Before running, the test sources are compared with what the build made of them: a test file
 // that was not built, a built one whose source is gone, or a file that holds tests under a name
@@ -77,7 +77,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
-const fileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_S ?? "300") * 1000;
+const fileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_S ?? "600") * 1000;
 const scratch = mkdtempSync(path.join(os.tmpdir(), "chat-test-run-"));
 const skipsFile = path.join(scratch, "skips.json");
 const result = spawnSync(
