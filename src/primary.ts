@@ -16,8 +16,8 @@ import { ConfigError, isMultiHost, type ServerConfig } from "./config.js";
 import { createPrimaryRoutes } from "./http/primary-routes.js";
 import { createLogger } from "./logger.js";
 import { PrimaryMetrics } from "./metrics/primary-metrics.js";
+import { probeRedis } from "./redis/connection.js";
 import { EmbeddedHub } from "./routing/embedded-hub.js";
-import { probeRedis } from "./routing/redis-connection.js";
 
 export interface RunningPrimary {
   port: number;
