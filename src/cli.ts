@@ -9,6 +9,7 @@ import {
   DEFAULTS,
   LOG_LEVELS,
   type LogLevel,
+  parseClusterSeeds,
   parseRedisUrl,
   parseSentinels,
   resolveConfig,
@@ -87,6 +88,14 @@ function buildProgram(): Command {
       new Option("--redis-sentinels <list>", "Redis through Sentinel: host:port,host:port,…")
         .env("REDIS_SENTINELS")
         .argParser(wrap(parseSentinels)),
+    )
+    .addOption(
+      new Option(
+        "--redis-cluster <list>",
+        "Redis Cluster seed nodes: host:port,… (or rediss://user:pass@host:port,… for TLS)",
+      )
+        .env("REDIS_CLUSTER")
+        .argParser(wrap(parseClusterSeeds)),
     )
     .addOption(
       new Option("--redis-master <name>", "Sentinel master name")
@@ -175,6 +184,7 @@ function toConfig(options: Record<string, unknown>): Partial<ServerConfig> {
     redisUrl: options.redis as string | undefined,
     redisSentinels: options.redisSentinels as ServerConfig["redisSentinels"],
     redisMaster: options.redisMaster as string,
+    redisCluster: options.redisCluster as string[] | undefined,
     redisPrefix: options.redisPrefix as string,
     nodeId: options.nodeId as string | undefined,
     authSecret: options.authSecret as string | undefined,

@@ -132,9 +132,14 @@ async function checkRedis(config: ServerConfig): Promise<void> {
       url: config.redisUrl,
       sentinels: config.redisSentinels,
       masterName: config.redisMaster,
+      cluster: config.redisCluster,
     });
   } catch (error) {
-    const option = config.redisSentinels ? "--redis-sentinels" : "--redis";
+    const option = config.redisCluster
+      ? "--redis-cluster"
+      : config.redisSentinels
+        ? "--redis-sentinels"
+        : "--redis";
     throw new ConfigError(`${option}: ${(error as Error).message}`);
   }
 }

@@ -153,7 +153,10 @@ function createClusterClient(
   const options: ClusterOptions = {
     lazyConnect: true,
     enableOfflineQueue: role === "subscriber",
-    enableAutoPipelining: role === "command",
+    // No automatic pipelines: ioredis would group a script whose key count varies by its first
+    // argument (the count), not its first key, and send keys of other slots in one pipeline.
+    // Commands still share each node's connection without waiting for one another.
+    enableAutoPipelining: false,
     shardedSubscribers: role === "subscriber",
     // Keeps trying to reach the cluster however long it is away (the default gives up).
     clusterRetryStrategy: (times) => Math.min(100 * times, timings.maxRetryDelayMs),

@@ -31,6 +31,7 @@ export function createBackend(
       url: config.redisUrl,
       sentinels: config.redisSentinels,
       masterName: config.redisMaster,
+      cluster: config.redisCluster,
       prefix: config.redisPrefix,
       nodeId: config.nodeId,
       workerId,
