@@ -128,12 +128,15 @@ function createHub(pool: WorkerPool): EmbeddedHub {
 /** An unreachable Redis at start-up is a user mistake: one line naming the address, exit 1. */
 async function checkRedis(config: ServerConfig): Promise<void> {
   try {
-    await probeRedis({
-      url: config.redisUrl,
-      sentinels: config.redisSentinels,
-      masterName: config.redisMaster,
-      cluster: config.redisCluster,
-    });
+    await probeRedis(
+      {
+        url: config.redisUrl,
+        sentinels: config.redisSentinels,
+        masterName: config.redisMaster,
+        cluster: config.redisCluster,
+      },
+      config.redisCluster ? 10_000 : 5000,
+    );
   } catch (error) {
     const option = config.redisCluster
       ? "--redis-cluster"

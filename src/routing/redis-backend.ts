@@ -142,7 +142,11 @@ export class RedisBackend implements Backend {
   }
 
   async start(): Promise<void> {
-    const deadline = this.options.startTimeoutMs ?? REDIS_BACKEND_DEFAULTS.startTimeoutMs;
+    // A cluster client learns the slots, then opens a connection per master (and a sharded
+    // subscriber per master): slower to be ready, more so on a busy machine.
+    const deadline =
+      this.options.startTimeoutMs ??
+      REDIS_BACKEND_DEFAULTS.startTimeoutMs * (this.options.cluster?.length ? 3 : 1);
     let lastError: Error | undefined;
     const onError = (err: Error) => {
       lastError = err;
@@ -248,6 +252,7 @@ export class RedisBackend implements Backend {
 
   close(): Promise<void> {
     this.sender.flush();
+    this.sender.stop();
     this.closing ??= this.shutdown();
     return this.closing;
   }

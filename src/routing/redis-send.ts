@@ -25,6 +25,7 @@ import { defineScript, type RedisClient, type ScriptCall } from "../redis/connec
 import type { RedisKeys } from "../redis/keys.js";
 import { ADVANCE_SCRIPT, COPY_SCRIPT, SEND_BATCH_SCRIPT, STORE_SCRIPT } from "../redis/scripts.js";
 import { groupBySlot, isCluster } from "../redis/slots.js";
+import { type PendingDelivery, PublishRetries } from "./publish-retries.js";
 import { TurnBatcher } from "./turn-batcher.js";
 
 /**
@@ -81,6 +82,8 @@ export class RedisSender {
   private readonly storeScript: ScriptCall;
   private readonly copyScript: ScriptCall;
   private readonly advanceScript: ScriptCall;
+  /** Cluster: deliveries whose channel could not be reached yet. */
+  readonly retries: PublishRetries;
 
   constructor(
     private readonly client: RedisClient,
@@ -97,6 +100,35 @@ export class RedisSender {
     this.copyScript = defineScript(client, "chatSendCopy", "any", COPY_SCRIPT);
     this.advanceScript = defineScript(client, "chatSendAdvance", "any", ADVANCE_SCRIPT);
     this.batch = new TurnBatcher((sends) => this.sendBatch(sends), windowMs);
+    this.retries = new PublishRetries(
+      (channel, payload) => this.publish(channel, payload),
+      (cursors) => this.advance(cursors),
+      logger,
+    );
+  }
+
+  /** Stops retrying deliveries (closing): what waits stays in the inboxes. */
+  stop(): void {
+    this.retries.stop();
+  }
+
+  private async publish(channel: string, payload: string): Promise<number> {
+    return Number(await this.client.spublish(channel, payload));
+  }
+
+  /** Moves each recipient's cursor to the newest of its ids here (never back), per slot. */
+  private async advance(cursors: [string, string][]): Promise<void> {
+    const newest = new Map<string, string>();
+    for (const [to, id] of cursors) newest.set(to, id);
+    const k = this.keys;
+    await Promise.all(
+      groupBySlot(this.client, [...newest], ([to]) => k.cursor(to)).map((group) =>
+        this.advanceScript(
+          group.map(([to]) => k.cursor(to)),
+          [this.limits.ttlMs, ...group.map(([, id]) => id)],
+        ),
+      ),
+    );
   }
 
   send(from: string, to: string, text: string, session?: string): Promise<SendOutcome> {
@@ -178,14 +210,16 @@ export class RedisSender {
       }),
     );
     // 2. The senders' copies, per slot: where the message already is, a failure here is logged.
-    const outbox = new Map<string, string[]>();
-    const post = (channel: string, entry: string) => {
-      const entries = outbox.get(channel);
-      if (entries) entries.push(entry);
-      else outbox.set(channel, [entry]);
+    const outbox = new Map<string, PendingDelivery[]>();
+    const post = (channel: string, delivery: PendingDelivery) => {
+      const deliveries = outbox.get(channel);
+      if (deliveries) deliveries.push(delivery);
+      else outbox.set(channel, [delivery]);
     };
     for (const { send, id, channels } of stored) {
-      for (const channel of channels) post(channel, `${recipientHead(send)}${id}"}`);
+      for (const channel of channels) {
+        post(channel, { entry: `${recipientHead(send)}${id}"}`, cursor: [send.to, id] });
+      }
     }
     await Promise.all(
       groupBySlot(
@@ -203,43 +237,45 @@ export class RedisSender {
             [...header, ...group.flatMap(({ send, id }) => [send.to, send.text, send.sentAt, id])],
           )) as [number, string[]][];
           group.forEach(({ send, id }, i) => {
-            for (const channel of reply[i]?.[1] ?? []) post(channel, `${copyHead(send)}${id}"}`);
+            for (const channel of reply[i]?.[1] ?? []) {
+              post(channel, { entry: `${copyHead(send)}${id}"}` });
+            }
           });
         } catch (error) {
           this.logger.warn({ err: (error as Error).message }, "storing senders' copies failed");
         }
       }),
     );
-    // 3. One SPUBLISH per destination worker (its channel's shard only).
+    // 3. One SPUBLISH per destination worker (its channel's shard only). A channel that fails
+    // (its shard is failing over) gets them later, in order (PublishRetries).
     const reached = new Set<string>();
     await Promise.all(
-      [...outbox].map(async ([channel, entries]) => {
-        try {
-          const receivers = await this.client.spublish(channel, `[${entries.join(",")}]`);
-          if (Number(receivers) > 0) reached.add(channel);
-        } catch (error) {
-          this.logger.warn({ channel, err: (error as Error).message }, "SPUBLISH failed");
+      [...outbox].map(async ([channel, deliveries]) => {
+        if (!this.retries.has(channel)) {
+          const payload = `[${deliveries.map((d) => d.entry).join(",")}]`;
+          const receivers = await this.publish(channel, payload).catch((error: Error) => {
+            this.logger.warn({ channel, err: error.message }, "SPUBLISH failed; will retry");
+            return 0;
+          });
+          if (receivers > 0) {
+            reached.add(channel);
+            return;
+          }
         }
+        this.retries.add(channel, deliveries);
       }),
     );
     // 4. The cursors of the recipients a live worker took (newest id per recipient).
-    const newest = new Map<string, string>();
+    const cursors: [string, string][] = [];
     const outcomes = stored.map(({ send, id, here, channels }) => {
       const delivered = here || channels.some((channel) => reached.has(channel));
-      if (delivered) newest.set(send.to, id);
+      if (delivered) cursors.push([send.to, id]);
       return { send, id, here, delivered };
     });
-    await Promise.all(
-      groupBySlot(this.client, [...newest], ([to]) => k.cursor(to)).map((group) =>
-        this.advanceScript(
-          group.map(([to]) => k.cursor(to)),
-          [this.limits.ttlMs, ...group.map(([, id]) => id)],
-        ).catch((error: Error) => {
-          // The messages are stored and delivered; the next log in may replay them once more.
-          this.logger.warn({ err: error.message }, "moving cursors failed");
-        }),
-      ),
-    );
+    await this.advance(cursors).catch((error: Error) => {
+      // The messages are stored and delivered; the next log in may replay them once more.
+      this.logger.warn({ err: error.message }, "moving cursors failed");
+    });
     for (const { send, id, here, delivered } of outcomes) {
       send.resolve({ message: toMessage(send, id), delivered, here });
     }

@@ -73,7 +73,13 @@ function parseNodes(text: string): NodeLine[] {
 
 /** Reads a bulk-string reply (CLUSTER NODES, CLUSTER INFO) over a fresh connection. */
 async function bulk(port: number, command: string): Promise<string> {
-  const { stdout } = await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...command.split(" ")]);
+  const { stdout } = await run("redis-cli", [
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    ...command.split(" "),
+  ]);
   return stdout;
 }
 
