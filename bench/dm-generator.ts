@@ -42,7 +42,12 @@ function reply(message: DmReply): void {
 
 function onNewMessage(username: string, message: NewMessage): void {
   const receivedUs = nowUs();
-  if (message.to !== username) counters.misrouted++;
+  // Only the recipient's copy counts: a copy to the sender's other sessions (none here, one
+  // session per user) is not a delivery.
+  if (message.to !== username) {
+    if (message.from !== username) counters.misrouted++;
+    return;
+  }
   const sentUs = Number.parseInt(message.message, 10);
   if (receivedUs >= windowStartUs && receivedUs < windowEndUs) counters.receivedInWindow++;
   if (sentUs >= windowStartUs && sentUs < windowEndUs) {

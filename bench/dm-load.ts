@@ -69,6 +69,15 @@ export async function runDmLoad(
   }
 }
 
+/**
+ * Progress reports of the generators arrive up to 250 ms apart, so a receiver's count can be
+ * fresher than its senders': a progress line never shows more delivered than sent (the final
+ * result uses every generator's last counts).
+ */
+function deliveredSoFar(totals: { sent: number; delivered: number }): number {
+  return Math.min(totals.delivered, totals.sent);
+}
+
 async function measure(
   id: RunIdentity,
   server: RunningServer,
@@ -92,7 +101,7 @@ async function measure(
   const show = (phase: string) => {
     const totals = sumCounters(pool.latest<DmProgress>("progress").filter((p) => p !== undefined));
     options.progress(
-      `${id.label}: ${phase}  sent ${totals.sent}  delivered ${totals.delivered}` +
+      `${id.label}: ${phase}  sent ${totals.sent}  delivered ${deliveredSoFar(totals)}` +
         `  errors ${totals.errors}`,
     );
     return totals;
@@ -123,7 +132,7 @@ async function measure(
       if (p) latest[g] = p;
     });
     const totals = sumCounters(latest.filter((p) => p !== undefined));
-    options.progress(`${id.label}: draining  delivered ${totals.delivered}/${totals.sent}`);
+    options.progress(`${id.label}: draining  delivered ${deliveredSoFar(totals)}/${totals.sent}`);
     if (latest.every(Boolean) && totals.delivered >= totals.sent) break;
   }
   pool.broadcast({ type: "finish" });

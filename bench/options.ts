@@ -5,10 +5,11 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { ConnectionClient } from "./connection-messages.js";
 import type { Transport } from "./dm-messages.js";
+import { READING_GUIDE, targetsHelp } from "./reading-guide.js";
 import { parseTargets, type Target } from "./targets.js";
 
-export type Scenario = "dm" | "connections";
-const SCENARIOS: Scenario[] = ["dm", "connections"];
+export type Scenario = "dm" | "connections" | "presence";
+const SCENARIOS: Scenario[] = ["dm", "connections", "presence"];
 
 export interface BenchOptions {
   /** Which scenarios run, in order. */
@@ -38,6 +39,10 @@ export interface BenchOptions {
   concurrency: number;
   /** Connection load: the client library (lean: a bare WebSocket, cheaper to generate). */
   connectionClient: ConnectionClient;
+  /** Presence: logged-in clients watching the subjects. */
+  watchers: number;
+  /** Presence: subjects' log ins and log outs per second. */
+  presenceRate: number;
   /** Times each run is repeated (interleaved); the median repetition is reported. */
   repeat: number;
   json: boolean;
@@ -61,6 +66,8 @@ export const DEFAULTS = Object.freeze({
   connections: 30_000,
   concurrency: 200,
   connectionClient: "lean" as ConnectionClient,
+  watchers: 200,
+  presenceRate: 50,
   repeat: 1,
 });
 
@@ -102,12 +109,16 @@ export function parseOptions(argv: string[]): BenchOptions {
   const program = new Command("bench")
     .description("load-test chat-server against its baselines (see bench/README.md)")
     .addOption(
-      new Option("--scenarios <list>", "dm, connections")
+      new Option(
+        "--scenarios <list>",
+        "dm (direct messages at a fixed rate), connections (opening many sessions), " +
+          "presence (watchers, users logging in and out; chat-server targets only)",
+      )
         .default(list(scenario)(DEFAULTS.scenarios), DEFAULTS.scenarios)
         .argParser(list(scenario)),
     )
     .addOption(
-      new Option("--targets <list>", "chat-server, chat-server-redis, seed, seed-redis, cluster")
+      new Option("--targets <list>", "servers to measure, in order (listed below)")
         .default(targets(DEFAULTS.targets), DEFAULTS.targets)
         .argParser(targets),
     )
@@ -119,10 +130,20 @@ export function parseOptions(argv: string[]): BenchOptions {
     .addOption(
       new Option(
         "--hosts <list>",
-        "host counts for chat-server-redis and seed-redis (dm), e.g. 2,12: clients use 2 hosts",
+        "host counts for chat-server-redis and seed-redis (dm, presence), e.g. 2,12: clients use 2 hosts",
       )
         .default([1], DEFAULTS.hosts)
         .argParser(list(number(1, 64))),
+    )
+    .addOption(
+      new Option("--watchers <n>", "presence: clients each watching 10 of 100 users")
+        .default(DEFAULTS.watchers)
+        .argParser(number(10, 20_000)),
+    )
+    .addOption(
+      new Option("--presence-rate <n>", "presence: log ins and log outs per second")
+        .default(DEFAULTS.presenceRate)
+        .argParser(number(1, 10_000)),
     )
     .addOption(
       new Option("--clients <n>", "clients of the direct-message load")
@@ -181,7 +202,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     )
     .option("--json", "print the results as JSON on stdout (progress stays on stderr)", false)
     .option("--html <file>", "write an HTML report with latency charts to <file>")
-    .option("--cpu-prof <dir>", "write a CPU profile of every server process into <dir>");
+    .option("--cpu-prof <dir>", "write a CPU profile of every server process into <dir>")
+    .addHelpText("after", `\nTargets (--targets):\n${targetsHelp()}\n\n${READING_GUIDE}`);
   program.parse(argv, { from: "user" });
   const o = program.opts();
   return Object.freeze({
@@ -199,6 +221,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     connections: o.connections,
     concurrency: o.concurrency,
     connectionClient: o.connectionClient,
+    watchers: o.watchers,
+    presenceRate: o.presenceRate,
     repeat: o.repeat,
     json: o.json,
     html: o.html,

@@ -124,7 +124,7 @@ function buildProgram(): Command {
         .argParser(integer(1, 1024 * 1024)),
     )
     .addOption(
-      new Option("--rate-limit <n>", "messages per second per connection (bursts up to 2n)")
+      new Option("--rate-limit <n>", "events per second per connection, of every kind (burst: 2n)")
         .default(DEFAULTS.rateLimit)
         .argParser(positiveNumber),
     )
@@ -153,6 +153,24 @@ function buildProgram(): Command {
         .env("MAX_CONNECTIONS_PER_IP")
         .default(DEFAULTS.maxConnectionsPerIp)
         .argParser(integer(0, 10_000_000)),
+    )
+    .addOption(
+      new Option(
+        "--data-dir <path>",
+        "embedded mode: where the inboxes are kept (default: $STATE_DIRECTORY, else ./chat-data)",
+      ).env("CHAT_DATA_DIR"),
+    )
+    .addOption(
+      new Option("--max-data-mb <n>", "embedded mode: largest database size, MiB")
+        .env("CHAT_MAX_DATA_MB")
+        .default(DEFAULTS.maxDataMb)
+        .argParser(integer(16, 1024 * 1024 * 1024)),
+    )
+    .addOption(
+      new Option(
+        "--sync-acks",
+        "embedded mode: acknowledge messages once flushed to disk (survive power loss; slower)",
+      ).env("CHAT_SYNC_ACKS"),
     )
     .action(async (options: Record<string, unknown>) => {
       const config = resolveConfig(toConfig(options));
@@ -194,6 +212,9 @@ function toConfig(options: Record<string, unknown>): Partial<ServerConfig> {
     logLevel: options.logLevel as LogLevel,
     corsOrigin: cors === undefined ? undefined : cors.split(",").map((s) => s.trim()),
     maxConnectionsPerIp: options.maxConnectionsPerIp as number,
+    dataDir: options.dataDir as string | undefined,
+    maxDataMb: options.maxDataMb as number,
+    syncAcks: options.syncAcks === true,
   };
 }
 

@@ -15,11 +15,16 @@ export const ClientEvent = {
   SendMessage: "send message",
   ListUsers: "list users",
   LogOut: "log out",
+  Watch: "watch",
+  Unwatch: "unwatch",
+  Typing: "typing",
 } as const;
 
 /** Server-to-client event names. */
 export const ServerEvent = {
   NewMessage: "new message",
+  Presence: "presence",
+  Typing: "typing",
   ChatError: "chat error",
 } as const;
 
@@ -77,10 +82,36 @@ export interface NewMessage {
   sentAt: number;
 }
 
+/** `watch` and `unwatch`: the users whose presence to follow (or stop following). */
+export interface WatchPayload {
+  usernames: string[];
+}
+
+/** `typing`: the user being typed to. */
+export interface TypingPayload {
+  username: string;
+}
+
+/** Sent to every connection watching `username` when their first session anywhere logs in
+ *  (`online: true`) or their last one leaves (`online: false`). */
+export interface PresenceEvent {
+  username: string;
+  online: boolean;
+}
+
+/** Sent to the recipient's sessions while `from` types to them; a hint, never stored. */
+export interface TypingEvent {
+  from: string;
+}
+
 export type LogInAnswer = Answer<{ username: string }>;
 export type SendMessageAnswer = Answer<{ id: string; status: DeliveryStatus }>;
 export type ListUsersAnswer = Answer<{ users: string[] }>;
 export type LogOutAnswer = Answer;
+/** `online`: those of the watched names online now. */
+export type WatchAnswer = Answer<{ online: string[] }>;
+export type UnwatchAnswer = Answer;
+export type TypingAnswer = Answer;
 
 /**
  * What a client emits. On the wire every acknowledgement is optional (without one, an error
@@ -93,10 +124,15 @@ export interface ClientToServerEvents {
   "send message": (payload: SendMessagePayload, ack: (answer: SendMessageAnswer) => void) => void;
   "list users": (payload: object, ack: (answer: ListUsersAnswer) => void) => void;
   "log out": (ack: (answer: LogOutAnswer) => void) => void;
+  watch: (payload: WatchPayload, ack: (answer: WatchAnswer) => void) => void;
+  unwatch: (payload: WatchPayload, ack: (answer: UnwatchAnswer) => void) => void;
+  typing: (payload: TypingPayload, ack: (answer: TypingAnswer) => void) => void;
 }
 
 export interface ServerToClientEvents {
   "new message": (message: NewMessage) => void;
+  presence: (event: PresenceEvent) => void;
+  typing: (event: TypingEvent) => void;
   "chat error": (error: ChatErrorEvent) => void;
 }
 
@@ -109,3 +145,8 @@ export function isValidUsername(value: unknown): value is string {
 
 /** Most users `list users` returns. */
 export const MAX_LISTED_USERS = 1000;
+
+/** Most names one `watch` or `unwatch` call may carry. */
+export const MAX_WATCH_PER_CALL = 500;
+/** Most users one connection may watch at once. */
+export const MAX_WATCHED_PER_CONNECTION = 1000;

@@ -11,6 +11,7 @@ import { createTokenVerifier } from "./chat/auth.js";
 import { ChatService, type ChatSocket } from "./chat/chat-service.js";
 import { isMessage, type PrimaryToWorker, type WorkerToPrimary } from "./cluster/ipc.js";
 import { createSessionId } from "./cluster/session-id.js";
+import { exitWithStartFailure } from "./cluster/start-failure.js";
 import type { ServerConfig } from "./config.js";
 import { createStaticHandler } from "./http/static-files.js";
 import { createLogger } from "./logger.js";
@@ -53,10 +54,11 @@ io.engine.generateId = () => createSessionId(workerId);
 // session: no keep-alive. (Added after Socket.IO, which wraps the listeners present before it.)
 httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
 
-const { backend, embedded, redis, peerPath } = createBackend(config, workerId, logger);
+const { backend, embedded, redis } = createBackend(config, workerId, logger);
 const metrics = createWorkerMetrics({
   connectedSockets: () => io.engine.clientsCount,
   loggedInUsers: () => chat.onlineUserCount(),
+  watchedUsers: () => chat.watches.watchedUserCount(),
   backendUp: () => backend.isReady(),
 });
 const chat = new ChatService({
@@ -85,8 +87,8 @@ process.on("message", (message: unknown, handle: unknown) => {
       httpServer.emit("connection", handle);
       handle.unshift(Buffer.from(message.head, "latin1"));
       break;
-    case "chat":
-      embedded?.receive(message.ops);
+    case "offline":
+      embedded?.receive(message.users.map((user) => ["p", user, 0]));
       break;
     case "drain":
       void drain();
@@ -94,7 +96,7 @@ process.on("message", (message: unknown, handle: unknown) => {
     case "forget":
       redis?.forgetWorker(message.presenceKey).then(
         (users) =>
-          logger.info({ worker: message.presenceKey, users }, "dead worker's users offline"),
+          logger.info({ deadWorker: message.presenceKey, users }, "dead worker's users offline"),
         (error: Error) =>
           logger.warn({ err: error.message }, "could not clear a dead worker's presence"),
       );
@@ -113,9 +115,11 @@ process.on("SIGINT", () => {});
 process.on("SIGTERM", () => void drain());
 process.on("disconnect", () => process.exit(0));
 
+let started = false;
 process.on("uncaughtException", (error) => {
   logger.fatal({ err: error }, "uncaught exception; worker exits");
-  process.exit(1);
+  if (started) process.exit(1);
+  else exitWithStartFailure(error);
 });
 
 io.on("connection", (socket) => chat.attach(socket));
@@ -147,14 +151,15 @@ try {
   await backend.start();
 } catch (error) {
   logger.fatal({ err: error }, "back-end unreachable");
-  process.exit(1);
+  throw new Error(`storage back-end cannot start: ${(error as Error).message}`);
 }
 backend.onReadyChange((ready) => tell({ t: "backend", ready }));
 setInterval(
   () => tell({ t: "load", connections: io.engine.clientsCount, handshakes: handshakesReceived }),
   LOAD_REPORT_MS,
 ).unref();
-tell({ t: "ready", peerPath, presenceKey: redis?.worker });
+tell({ t: "ready", presenceKey: redis?.worker });
+started = true;
 
 /**
  * Closes every client's transport (not its Socket.IO session), which makes Socket.IO clients

@@ -12,6 +12,8 @@ import {
   type ClientToServerEvents,
   ErrorCode,
   MAX_LISTED_USERS,
+  MAX_WATCH_PER_CALL,
+  MAX_WATCHED_PER_CONNECTION,
   type NewMessage,
   ServerEvent,
   type ServerToClientEvents,
@@ -22,7 +24,8 @@ import { type ChatMetrics, NO_METRICS } from "./chat-metrics.js";
 import { failure } from "./errors.js";
 import { LocalSessions } from "./local-sessions.js";
 import { TokenBucket } from "./rate-limiter.js";
-import { checkLogIn, checkSend } from "./validate.js";
+import { checkLogIn, checkSend, checkTyping, checkWatch } from "./validate.js";
+import { WatchBook } from "./watch-book.js";
 
 export interface SocketData {
   username: string | undefined;
@@ -47,9 +50,11 @@ type AnyAnswer = Answer<Record<string, unknown>>;
 type Handler = (socket: ChatSocket, payload: unknown) => Promise<AnyAnswer> | AnyAnswer;
 
 export class ChatService {
-  readonly sessions = new LocalSessions<ChatSocket>((socket, message) =>
-    socket.emit(ServerEvent.NewMessage, message),
+  readonly sessions = new LocalSessions<ChatSocket>(
+    (socket, message) => socket.emit(ServerEvent.NewMessage, message),
+    (socket) => socket.id,
   );
+  readonly watches = new WatchBook<ChatSocket>(MAX_WATCHED_PER_CONNECTION);
   private readonly metrics: ChatMetrics;
   /** Answers still being worked out (a send waiting for storage), for a clean drain. */
   private readonly unanswered = new Set<Promise<void>>();
@@ -58,6 +63,9 @@ export class ChatService {
     [ClientEvent.SendMessage, (socket, payload) => this.sendMessage(socket, payload)],
     [ClientEvent.ListUsers, () => this.listUsers()],
     [ClientEvent.LogOut, (socket) => this.logOut(socket)],
+    [ClientEvent.Watch, (socket, payload) => this.watch(socket, payload)],
+    [ClientEvent.Unwatch, (socket, payload) => this.unwatch(socket, payload)],
+    [ClientEvent.Typing, (socket, payload) => this.typing(socket, payload)],
   ]);
   /**
    * The listeners every socket shares: Socket.IO calls them with the socket as `this`, so a
@@ -68,9 +76,24 @@ export class ChatService {
 
   constructor(private readonly options: ChatOptions) {
     this.metrics = options.metrics ?? NO_METRICS;
-    options.backend.onDeliver((message) => {
-      const count = this.sessions.deliver(message);
+    options.backend.onDeliver(({ user, message, exceptSession }) => {
+      const count = this.sessions.deliver(user, message, exceptSession);
       if (count > 0) this.metrics.delivered(count, (Date.now() - message.sentAt) / 1000);
+    });
+    options.backend.onPresence((username, online) => {
+      const watchers = this.watches.watchersOf(username);
+      if (!watchers) {
+        // Work spent here for nobody: the back-ends keep this at zero (bench and /metrics).
+        this.metrics.presenceUnwatched();
+        return;
+      }
+      for (const socket of watchers) socket.emit(ServerEvent.Presence, { username, online });
+      this.metrics.presence(watchers.size);
+    });
+    options.backend.onTyping((from, to) => {
+      for (const socket of this.sessions.sessionsOf(to) ?? []) {
+        socket.emit(ServerEvent.Typing, { from });
+      }
     });
     const service = this;
     this.onEvent = function (event, ...args) {
@@ -198,7 +221,8 @@ export class ChatService {
     if (!checked.ok) return failure(checked.code, checked.message);
     this.metrics.received();
     try {
-      const result = await this.options.backend.send(from, checked.value.to, checked.value.text);
+      const { to, text } = checked.value;
+      const result = await this.options.backend.send(from, to, text, socket.id);
       if (result.status === "stored") this.metrics.stored();
       return { ok: true, id: result.message.id, status: result.status };
     } catch (error) {
@@ -216,6 +240,53 @@ export class ChatService {
     }
   }
 
+  /** Follows the presence of up to 500 users; answers with those online now. */
+  private async watch(socket: ChatSocket, payload: unknown): Promise<AnyAnswer> {
+    if (socket.data.username === undefined) return failure(ErrorCode.NotLoggedIn);
+    const checked = checkWatch(payload, MAX_WATCH_PER_CALL);
+    if (!checked.ok) return failure(checked.code, checked.message);
+    const names = checked.value;
+    const outcome = this.watches.add(socket, names);
+    if (!outcome.ok) {
+      return failure(
+        ErrorCode.InvalidPayload,
+        `A connection watches at most ${MAX_WATCHED_PER_CONNECTION} users`,
+      );
+    }
+    try {
+      // Every name, not only those new to this worker: the answer says who is online now.
+      const online = new Set(await this.options.backend.watch(names));
+      return { ok: true, online: names.filter((name) => online.has(name)) };
+    } catch (error) {
+      // Nothing changed after all: what this call added goes again.
+      this.unwatchHere(this.watches.remove(socket, outcome.added));
+      if (error instanceof BackendUnavailableError) return failure(ErrorCode.Unavailable);
+      throw error;
+    }
+  }
+
+  private unwatch(socket: ChatSocket, payload: unknown): AnyAnswer {
+    if (socket.data.username === undefined) return failure(ErrorCode.NotLoggedIn);
+    const checked = checkWatch(payload, MAX_WATCH_PER_CALL);
+    if (!checked.ok) return failure(checked.code, checked.message);
+    this.unwatchHere(this.watches.remove(socket, checked.value));
+    return { ok: true };
+  }
+
+  /** A hint relayed to the recipient's sessions; never stored, so always `ok`. */
+  private typing(socket: ChatSocket, payload: unknown): AnyAnswer {
+    const from = socket.data.username;
+    if (from === undefined) return failure(ErrorCode.NotLoggedIn);
+    const checked = checkTyping(payload);
+    if (!checked.ok) return failure(checked.code, checked.message);
+    this.options.backend.typing(from, checked.value);
+    return { ok: true };
+  }
+
+  private unwatchHere(users: string[]): void {
+    if (users.length > 0) this.options.backend.unwatch(users);
+  }
+
   private logOut(socket: ChatSocket): AnyAnswer {
     this.leave(socket);
     return { ok: true };
@@ -225,6 +296,8 @@ export class ChatService {
     const username = socket.data.username;
     if (username === undefined) return;
     socket.data.username = undefined;
+    // Watches belong to the logged-in user: they end with the session.
+    this.unwatchHere(this.watches.drop(socket));
     if (this.sessions.remove(username, socket)) this.options.backend.removePresence(username);
   }
 

@@ -12,7 +12,11 @@ export class LocalSessions<S> {
   /** Live messages held back from sessions whose replay is still pending. */
   private readonly held = new Map<S, NewMessage[]>();
 
-  constructor(private readonly emit: (session: S, message: NewMessage) => void) {}
+  constructor(
+    private readonly emit: (session: S, message: NewMessage) => void,
+    /** A session's id, to leave out the session that sent a message from its copies. */
+    private readonly idOf: (session: S) => string,
+  ) {}
 
   /** Adds a session that will get a replay first; returns true if it is the user's first here. */
   add(user: string, session: S): boolean {
@@ -48,16 +52,27 @@ export class LocalSessions<S> {
     for (const message of held) if (!seen.has(message.id)) this.emit(session, message);
   }
 
-  /** Hands a message to every session of its recipient here; returns how many got it. */
-  deliver(message: NewMessage): number {
-    const sessions = this.byUser.get(message.to);
+  /**
+   * Hands a message to every session of `user` here (its recipient, or its sender for the copy
+   * of a sent message) but `exceptSession`; returns how many got it.
+   */
+  deliver(user: string, message: NewMessage, exceptSession?: string): number {
+    const sessions = this.byUser.get(user);
     if (!sessions) return 0;
+    let count = 0;
     for (const session of sessions) {
+      if (exceptSession !== undefined && this.idOf(session) === exceptSession) continue;
       const held = this.held.get(session);
       if (held) held.push(message);
       else this.emit(session, message);
+      count++;
     }
-    return sessions.length;
+    return count;
+  }
+
+  /** The sessions of `user` here. */
+  sessionsOf(user: string): readonly S[] | undefined {
+    return this.byUser.get(user);
   }
 
   userCount(): number {

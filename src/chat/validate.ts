@@ -73,3 +73,34 @@ function tooLarge(maxMessageBytes: number): Checked<never> {
     message: `The message is larger than ${maxMessageBytes} bytes (UTF-8)`,
   };
 }
+
+/** `watch` / `unwatch`: 1 to `maxPerCall` valid usernames; duplicates count once. */
+export function checkWatch(payload: unknown, maxPerCall: number): Checked<string[]> {
+  const usernames = isRecord(payload) ? field(payload, "usernames") : undefined;
+  if (!Array.isArray(usernames) || usernames.length === 0) {
+    return {
+      ok: false,
+      code: ErrorCode.InvalidPayload,
+      message: "Send { usernames: [...] } with at least one name",
+    };
+  }
+  if (usernames.length > maxPerCall) {
+    return {
+      ok: false,
+      code: ErrorCode.InvalidPayload,
+      message: `At most ${maxPerCall} names per call`,
+    };
+  }
+  if (!usernames.every(isValidUsername)) return { ok: false, code: ErrorCode.InvalidUsername };
+  return { ok: true, value: [...new Set(usernames)] };
+}
+
+/** `typing`: `{ username }`, the user being typed to. */
+export function checkTyping(payload: unknown): Checked<string> {
+  if (!isRecord(payload)) {
+    return { ok: false, code: ErrorCode.InvalidPayload, message: "Send { username }" };
+  }
+  const to = field(payload, "username");
+  if (!isValidUsername(to)) return { ok: false, code: ErrorCode.InvalidUsername };
+  return { ok: true, value: to };
+}

@@ -93,6 +93,7 @@ class TerminalClient {
   private readonly interactive: boolean;
   private readonly socket: ChatSocket;
   private readonly outbox: Outbox;
+  /** The line reader while it is open: a closed one throws on pause/resume/prompt (Node >= 24). */
   private rl: readline.Interface | undefined;
   private loggedIn = false;
   private everLoggedIn = false;
@@ -169,6 +170,7 @@ class TerminalClient {
     rl.setPrompt("> ");
     rl.on("line", (line) => this.handleLine(line));
     rl.on("close", () => {
+      this.rl = undefined;
       this.inputEnded = true;
       this.touchDrainTimer();
       this.maybeFinish();

@@ -2,6 +2,8 @@
  * Forks the Socket.IO workers, replaces those that die (with back-off when they keep dying),
  * replaces them one at a time on a rolling restart, and drains them on shutdown.
  * Only workers that said "ready" get new sessions, so no connection lands on a starting worker.
+ * Workers that keep dying before they ever become ready (a broken install, an unsupported
+ * runtime) are not replaced forever: the pool gives up with their reason (`unstartable`).
  */
 import cluster, { type Worker } from "node:cluster";
 import { EventEmitter } from "node:events";
@@ -12,8 +14,6 @@ export type WorkerState = "starting" | "ready" | "draining";
 
 export interface PooledWorker {
   id: number;
-  /** Small number unique among live workers (0, 1, …). */
-  slot: number;
   worker: Worker;
   state: WorkerState;
   /** Sessions open at the worker's last report. */
@@ -35,17 +35,23 @@ function sessionsOf(worker: PooledWorker): number {
 const STABLE_AFTER_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
 const READY_TIMEOUT_MS = 30_000;
+/** Workers in a row that died before becoming ready, with none ready, before giving up. */
+const UNSTARTABLE_AFTER = 3;
 
 export interface WorkerPoolEvents {
   message: [worker: PooledWorker, message: WorkerToPrimary];
   /** A worker is gone (crashed, killed or drained); its presence must be dropped. */
   exit: [workerId: number];
   change: [];
+  /** Workers keep dying before they become ready and none is ready: the reason, one line. */
+  unstartable: [reason: string];
 }
 
 export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   private readonly workers = new Map<number, PooledWorker>();
   private crashStreak = 0;
+  /** Workers in a row that died before they were ever ready. */
+  private failedStarts = 0;
   private stopping = false;
   restarts = 0;
 
@@ -118,14 +124,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   private fork(): Promise<void> {
-    // A slot per live worker (reused after it exits) keeps the message ids workers make apart.
-    const used = new Set(this.all().map((w) => w.slot));
-    let slot = 0;
-    while (used.has(slot)) slot++;
-    const worker = cluster.fork({ ...this.env, CHAT_WORKER_SLOT: String(slot) });
+    const worker = cluster.fork(this.env);
+    let startFailure: string | undefined;
     const entry: PooledWorker = {
       id: worker.id,
-      slot,
       worker,
       state: "starting",
       reportedSessions: 0,
@@ -137,6 +139,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     this.workers.set(worker.id, entry);
     return new Promise<void>((resolve) => {
       const readyTimer = setTimeout(() => {
+        startFailure = `a worker was not ready within ${READY_TIMEOUT_MS / 1000} s`;
         this.logger.error(
           { workerId: worker.id },
           "worker did not become ready in time; killing it",
@@ -147,6 +150,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         if (!isMessage<WorkerToPrimary>(message)) return;
         if (message.t === "ready") {
           clearTimeout(readyTimer);
+          this.failedStarts = 0;
           if (entry.state === "starting") entry.state = "ready";
           this.logger.info({ workerId: worker.id, workerPid: worker.process.pid }, "worker ready");
           this.emit("change");
@@ -154,15 +158,24 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         } else if (message.t === "load") {
           entry.reportedSessions = message.connections;
           entry.reportedHandshakes = message.handshakes;
+        } else if (message.t === "failed") {
+          startFailure = message.reason;
         } else if (message.t === "backend") {
           entry.backendReady = message.ready;
           this.emit("change");
         }
         this.emit("message", entry, message);
       });
-      worker.on("error", (error) =>
-        this.logger.warn({ workerId: worker.id, err: error }, "worker IPC error"),
-      );
+      worker.on("error", (error: NodeJS.ErrnoException) => {
+        // A message to a worker that is exiting (EPIPE) is expected while it drains or dies;
+        // its exit is logged on its own.
+        const leaving = entry.state === "draining" || this.stopping || !worker.isConnected();
+        if (leaving && (error.code === "EPIPE" || error.code === "ERR_IPC_CHANNEL_CLOSED")) {
+          this.logger.debug({ workerId: worker.id, code: error.code }, "worker already gone");
+        } else {
+          this.logger.warn({ workerId: worker.id, err: error.message }, "worker IPC error");
+        }
+      });
       worker.once("exit", (code, signal) => {
         clearTimeout(readyTimer);
         this.workers.delete(worker.id);
@@ -174,7 +187,22 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
           this.logger.info({ workerId: worker.id, code, signal }, "worker exited");
           return;
         }
-        this.logger.error({ workerId: worker.id, code, signal }, "worker died; replacing it");
+        if (entry.state === "starting") {
+          const reason =
+            startFailure ??
+            `a worker exited before it was ready (${signal ?? `exit code ${code}`})`;
+          if (++this.failedStarts >= UNSTARTABLE_AFTER && this.readyCount() === 0) {
+            this.stopping = true;
+            this.emit("unstartable", reason);
+            return;
+          }
+          this.logger.error(
+            { workerId: worker.id, reason },
+            "worker could not start; replacing it",
+          );
+        } else {
+          this.logger.error({ workerId: worker.id, code, signal }, "worker died; replacing it");
+        }
         this.replaceAfterCrash(entry);
       });
     });

@@ -21,8 +21,9 @@ import {
   type ScriptCall,
 } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
-import { HEARTBEAT_SCRIPT, REGISTER_SCRIPT } from "../redis/scripts.js";
+import { FORGET_SCRIPT, HEARTBEAT_SCRIPT, REGISTER_SCRIPT } from "../redis/scripts.js";
 import { groupBySlot, isCluster } from "../redis/slots.js";
+import { notifyWatchers } from "./redis-watch.js";
 
 export interface PresenceTimings {
   /** How often a worker renews its entry and sweeps dead workers. */
@@ -56,6 +57,7 @@ export class RedisPresence {
   private readonly local = new Set<string>();
   private readonly registrations = new Map<string, Promise<NewMessage[]>>();
   private readonly register: ScriptCall;
+  private readonly forgetScript: ScriptCall;
   private readonly heartbeatScript: ScriptCall;
   private timer: NodeJS.Timeout | undefined;
   /** Workers whose entry had expired at the last heartbeat (until swept). */
@@ -78,6 +80,7 @@ export class RedisPresence {
     private readonly events: PresenceEvents,
   ) {
     this.register = defineScript(client, "chatPresenceRegister", "any", REGISTER_SCRIPT);
+    this.forgetScript = defineScript(client, "chatPresenceForget", "any", FORGET_SCRIPT);
     this.heartbeatScript = defineScript(client, "chatPresenceHeartbeat", 1, HEARTBEAT_SCRIPT);
   }
 
@@ -143,7 +146,7 @@ export class RedisPresence {
     this.local.delete(user);
     this.registrations.delete(user);
     Promise.all([
-      this.client.hdel(this.keys.presence(user), this.worker),
+      this.forget(this.worker, [user]),
       this.client.srem(this.keys.workerUsers(this.worker), user),
     ]).catch((err: Error) => {
       this.needsResync = true;
@@ -206,7 +209,7 @@ export class RedisPresence {
     const gone = registered.filter((user) => !this.local.has(user));
     if (gone.length > 0) {
       await Promise.all([
-        ...gone.map((user) => this.client.hdel(this.keys.presence(user), this.worker)),
+        this.forget(this.worker, gone),
         this.client.srem(this.keys.workerUsers(this.worker), ...gone),
       ]);
     }
@@ -252,8 +255,27 @@ export class RedisPresence {
   /** Removes up to a batch of `worker`'s users from presence; returns how many. */
   private async sweep(worker: string): Promise<number> {
     const users = await this.client.spop(this.keys.workerUsers(worker), SWEEP_BATCH);
-    await Promise.all(users.map((user) => this.client.hdel(this.keys.presence(user), worker)));
+    await this.forget(worker, users);
     return users.length;
+  }
+
+  /** Removes `worker` from users' presence (per slot); tells the watchers of those now offline. */
+  private async forget(worker: string, users: string[]): Promise<void> {
+    const k = this.keys;
+    const changes: { user: string; online: boolean; watchers: string[] }[] = [];
+    await Promise.all(
+      groupBySlot(this.client, users, (user) => k.presence(user)).map(async (group) => {
+        const reply = (await this.forgetScript(
+          group.flatMap((user) => [k.presence(user), k.watchers(user)]),
+          [worker],
+        )) as string[][];
+        group.forEach((user, i) => {
+          const watchers = reply[i] ?? [];
+          if (watchers.length > 0) changes.push({ user, online: false, watchers });
+        });
+      }),
+    );
+    notifyWatchers(this.client, k, this.dead, changes, this.logger);
   }
 
   private async registerUsers(users: string[]): Promise<NewMessage[][]> {
@@ -264,18 +286,29 @@ export class RedisPresence {
       this.client.sadd(k.workerUsers(this.worker), ...users),
       ...groups.map((group) =>
         this.register(
-          group.flatMap((user) => [k.presence(user), k.inbox(user), k.cursor(user)]),
+          group.flatMap((user) => [
+            k.presence(user),
+            k.inbox(user),
+            k.cursor(user),
+            k.watchers(user),
+          ]),
           args,
         ),
       ),
     ]);
     const byUser = new Map<string, NewMessage[]>();
+    const changes: { user: string; online: boolean; watchers: string[] }[] = [];
     groups.forEach((group, g) => {
-      const perUser = Array.isArray(replies[g]) ? (replies[g] as unknown[]) : [];
+      const perUser = Array.isArray(replies[g]) ? (replies[g] as [unknown, string[]][]) : [];
       group.forEach((user, i) => {
-        byUser.set(user, decodeEntries(user, perUser[i]));
+        const [entries, watchers] = perUser[i] ?? [[], []];
+        byUser.set(user, decodeEntries(user, entries));
+        if (Array.isArray(watchers) && watchers.length > 0) {
+          changes.push({ user, online: true, watchers });
+        }
       });
     });
+    notifyWatchers(this.client, k, this.dead, changes, this.logger);
     return users.map((user) => byUser.get(user) ?? []);
   }
 

@@ -5,7 +5,8 @@
  *
  *   <p>:inbox:{<user>}             stream   the user's inbox; entry ids are message ids
  *   <p>:cursor:{<user>}            string   id of the newest message no session of <user> needs
- *   <p>:presence:{<user>}          hash     field per worker holding a session of <user>
+ *   <p>:presence:{<user>}          hash     worker -> its channel, per worker holding <user>
+ *   <p>:watchers:{<user>}          set      workers watching <user>'s presence
  *   <p>:workers                    zset     worker key -> expiry (Redis server time, ms)
  *   <p>:worker-users:{<worker>}    set      users registered by that worker (for sweeping it)
  *   <p>:deliver:{<worker>}         channel  messages for users with a session on that worker
@@ -35,6 +36,10 @@ export class RedisKeys {
 
   presence(user: string): string {
     return `${this.prefix}:presence:{${user}}`;
+  }
+
+  watchers(user: string): string {
+    return `${this.prefix}:watchers:{${user}}`;
   }
 
   /** SCAN pattern of every presence hash (glob characters in the prefix escaped). */

@@ -5,7 +5,7 @@
  *
  * Presence hashes map worker -> that worker's delivery channel, so a script that routes reads
  * the channel it publishes to instead of building it. The dead workers a caller knows of (from
- * its last heartbeat) come in ARGV; a script drops them from the presence it reads.
+ * its last heartbeat) come in ARGV; a script skips them in the presence it reads.
  */
 
 /** Lua: skips the dead list of ARGV (count at `base`, names after it); leaves `dead`, `argBase`. */
@@ -18,7 +18,7 @@ local argBase = DEAD_AT + deadCount
 
 /**
  * Lua: `holders(presenceKey)` reads a presence hash once per script: whether `self` holds the
- * user, and the channels of the other live workers that do (dead ones are removed on the way).
+ * user, and the channels of the other live workers that do (dead ones are skipped).
  */
 const LUA_HOLDERS = `
 local routes = {}
@@ -29,7 +29,8 @@ local function holders(presenceKey)
   local flat = redis.call('HGETALL', presenceKey)
   for j = 1, #flat, 2 do
     local worker = flat[j]
-    if dead[worker] then redis.call('HDEL', presenceKey, worker)
+    if dead[worker] then
+      -- skipped: the sweep removes it (and tells the user's watchers if they went offline)
     elseif worker == self then route.here = true
     else route.channels[#route.channels + 1] = flat[j + 1] end
   end
@@ -236,16 +237,20 @@ return entries
 
 /**
  * Marks users online on a worker and hands back, per user, the messages stored while they were
- * away. KEYS per user: presence, inbox, cursor. ARGV: worker, its channel, limit, ttl.
+ * away, and (when it is their first session anywhere) the workers watching them. KEYS per user:
+ * presence, inbox, cursor, watchers. ARGV: worker, its channel, limit, ttl.
  */
 export const REGISTER_SCRIPT = `
 local worker, channel, limit, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local result = {}
-for i = 1, #KEYS / 3 do
-  local presenceKey, inboxKey, cursorKey = KEYS[i * 3 - 2], KEYS[i * 3 - 1], KEYS[i * 3]
-  redis.call('HSET', presenceKey, worker, channel)
+for i = 1, #KEYS / 4 do
+  local presenceKey, inboxKey, cursorKey = KEYS[i * 4 - 3], KEYS[i * 4 - 2], KEYS[i * 4 - 1]
+  local watchers = {}
+  if redis.call('HSET', presenceKey, worker, channel) == 1 and redis.call('HLEN', presenceKey) == 1 then
+    watchers = redis.call('SMEMBERS', KEYS[i * 4])
+  end
   ${LUA_DRAIN_AFTER_CURSOR}
-  result[#result + 1] = entries
+  result[#result + 1] = { entries, watchers }
 end
 return result
 `;
@@ -267,6 +272,37 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local reply = { redis.call('ZADD', workers, now + ttl, worker) }
 for _, d in ipairs(redis.call('ZRANGEBYSCORE', workers, '-inf', '(' .. now, 'LIMIT', 0, maxDead)) do
   reply[#reply + 1] = d
+end
+return reply
+`;
+
+/** KEYS: per user, watchers then presence. ARGV: worker, ttl. Returns 1/0 per user: online. */
+export const WATCH_SCRIPT = `
+local worker, ttl = ARGV[1], ARGV[2]
+local online = {}
+for i = 1, #KEYS, 2 do
+  redis.call('SADD', KEYS[i], worker)
+  redis.call('PEXPIRE', KEYS[i], ttl)
+  online[#online + 1] = redis.call('EXISTS', KEYS[i + 1])
+end
+return online
+`;
+
+/**
+ * Removes a worker from users' presence. KEYS per user: presence, watchers. ARGV: worker.
+ * Reply per user: the watching workers when this took the user's last session (they went
+ * offline), else an empty list.
+ */
+export const FORGET_SCRIPT = `
+local worker = ARGV[1]
+local reply = {}
+for i = 1, #KEYS / 2 do
+  local presenceKey = KEYS[i * 2 - 1]
+  local watchers = {}
+  if redis.call('HDEL', presenceKey, worker) == 1 and redis.call('EXISTS', presenceKey) == 0 then
+    watchers = redis.call('SMEMBERS', KEYS[i * 2])
+  end
+  reply[i] = watchers
 end
 return reply
 `;

@@ -13,6 +13,7 @@ import {
   type PresenceTimings,
   RedisPresence,
 } from "../presence/redis-presence.js";
+import { RedisWatch } from "../presence/redis-watch.js";
 import type { NewMessage } from "../protocol.js";
 import {
   type BackendLogger,
@@ -24,8 +25,13 @@ import {
 } from "../redis/connection.js";
 import { makeWorkerKey, RedisKeys } from "../redis/keys.js";
 import { isCluster } from "../redis/slots.js";
-import { type Backend, BackendUnavailableError, type SendResult } from "./backend.js";
-import { type Delivery, parseDeliveries, RedisSender, SEND_WINDOW_MS } from "./redis-send.js";
+import {
+  type Backend,
+  BackendUnavailableError,
+  type Delivery,
+  type SendResult,
+} from "./backend.js";
+import { parseDeliveries, RedisSender, SEND_WINDOW_MS } from "./redis-send.js";
 import { ReplicaAcks } from "./replica-acks.js";
 
 export interface RedisBackendOptions extends RedisTarget, Partial<PresenceTimings> {
@@ -81,8 +87,10 @@ export class RedisBackend implements Backend {
   private readonly inbox: RedisInbox;
   private readonly presence: RedisPresence;
   private readonly sender: RedisSender;
+  private readonly watches: RedisWatch;
+  private typingHandler: (from: string, to: string) => void = () => {};
   private readonly replicaAcks: ReplicaAcks;
-  private deliver: (message: NewMessage) => void = () => {};
+  private deliver: (delivery: Delivery) => void = () => {};
   private readonly readyHandlers: ((ready: boolean) => void)[] = [];
   private subscribed = false;
   private heartbeatOk = true;
@@ -138,6 +146,13 @@ export class RedisBackend implements Backend {
         },
       },
     );
+    this.watches = new RedisWatch(this.command, {
+      keys: this.keys,
+      worker: this.worker,
+      deadWorkers: () => this.presence.deadWorkers(),
+      logger: this.logger,
+    });
+    this.watches.onTyping((from, to) => this.typingHandler(from, to));
     this.watchConnections();
   }
 
@@ -234,8 +249,33 @@ export class RedisBackend implements Backend {
     }
   }
 
-  onDeliver(handler: (message: NewMessage) => void): void {
+  onDeliver(handler: (delivery: Delivery) => void): void {
     this.deliver = handler;
+  }
+
+  async watch(users: string[]): Promise<string[]> {
+    try {
+      return await this.watches.watch(users);
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  unwatch(users: string[]): void {
+    this.watches.unwatch(users);
+  }
+
+  onPresence(handler: (user: string, online: boolean) => void): void {
+    this.watches.onPresence(handler);
+  }
+
+  typing(from: string, to: string): void {
+    if (this.presence.holds(to)) this.typingHandler(from, to);
+    this.watches.typing(from, to);
+  }
+
+  onTyping(handler: (from: string, to: string) => void): void {
+    this.typingHandler = handler;
   }
 
   onReadyChange(handler: (ready: boolean) => void): void {
@@ -260,6 +300,7 @@ export class RedisBackend implements Backend {
   private async shutdown(): Promise<void> {
     this.update();
     if (this.started && this.command.status === "ready") {
+      await this.watches.close().catch(() => {});
       await this.presence.leave().catch((err: Error) => {
         this.logger.warn({ err: err.message }, "could not remove this worker's presence");
       });
@@ -316,6 +357,7 @@ export class RedisBackend implements Backend {
     });
     const onMessage = (channel: string, payload: string) => {
       if (channel !== this.channel) return;
+      if (this.watches.handle(payload)) return;
       const deliveries = parseDeliveries(payload);
       if (deliveries.length === 0) this.logger.warn({ channel }, "ignored a malformed delivery");
       for (const delivery of deliveries) this.dispatch(delivery);
@@ -338,7 +380,10 @@ export class RedisBackend implements Backend {
         ready ? "redis reachable" : "redis unreachable",
       );
     }
-    if (ready && this.wasReady) void this.presence.resync();
+    if (ready && this.wasReady) {
+      void this.presence.resync();
+      void this.watches.refresh();
+    }
     if (ready) this.wasReady = true;
     for (const handler of this.readyHandlers) handler(ready);
   }
@@ -359,11 +404,8 @@ export class RedisBackend implements Backend {
   }
 
   private dispatch(delivery: Delivery): void {
-    // Until the chat layer takes deliveries for a sender's other sessions (issue 12), only
-    // deliveries to a message's recipient go up.
-    if (delivery.user !== delivery.message.to) return;
     try {
-      this.deliver(delivery.message);
+      this.deliver(delivery);
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, "delivery handler failed");
     }

@@ -25,6 +25,7 @@ import { defineScript, type RedisClient, type ScriptCall } from "../redis/connec
 import type { RedisKeys } from "../redis/keys.js";
 import { ADVANCE_SCRIPT, COPY_SCRIPT, SEND_BATCH_SCRIPT, STORE_SCRIPT } from "../redis/scripts.js";
 import { groupBySlot, isCluster } from "../redis/slots.js";
+import type { Delivery } from "./backend.js";
 import { type PendingDelivery, PublishRetries } from "./publish-retries.js";
 import { TurnBatcher } from "./turn-batcher.js";
 
@@ -37,13 +38,6 @@ export const SEND_WINDOW_MS = 5;
 /** A batch goes at once when it holds this many messages or this many bytes of text. */
 const MAX_BATCH_MESSAGES = 256;
 const MAX_BATCH_BYTES = 512 * 1024;
-
-/** One delivery to a worker: a message for `user`'s sessions there, except `exceptSession`. */
-export interface Delivery {
-  user: string;
-  message: NewMessage;
-  exceptSession?: string | undefined;
-}
 
 export interface SendOutcome {
   message: NewMessage;

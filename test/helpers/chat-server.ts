@@ -4,8 +4,13 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { killOnExit, stopWithin } from "./processes.js";
+
+const STOP_GRACE_MS = 30_000;
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..", "..");
 export const CLI = path.join(REPO_ROOT, "bin", "chat-server");
@@ -19,10 +24,17 @@ export interface ChatServerOptions {
   port?: number;
   /** Wait for /readyz 200 (default true). */
   waitReady?: boolean;
+  /**
+   * Embedded mode's data directory; default a new temporary one per server (removed when the
+   * test process exits). Pass the same one again to restart a server on its data.
+   */
+  dataDir?: string;
 }
 
 export interface ChatServer {
   url: string;
+  /** Embedded mode's data directory (undefined in multi-host mode). */
+  dataDir: string | undefined;
   port: number;
   proc: ChildProcess;
   /** Every stdout/stderr line so far (JSON log lines and anything else). */
@@ -31,11 +43,25 @@ export interface ChatServer {
   logs(): Record<string, unknown>[];
   /** Pids of the worker processes, from their start-up log lines. */
   workerPids(): number[];
-  /** SIGTERM, then wait for exit; returns the exit code (null if killed by a signal). */
+  /**
+   * SIGTERM, then wait for exit; returns the exit code (null if killed by a signal). Throws (after
+   * a SIGKILL) if it has not exited within 30 s: more than any --shutdown-timeout tests use.
+   */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** A new temporary data directory, removed when this test process exits. */
+export function tempDataDir(): string {
+  const directory = mkdtempSync(path.join(os.tmpdir(), "chat-data-test-"));
+  process.once("exit", () => rmSync(directory, { recursive: true, force: true }));
+  return directory;
+}
+
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
+  const extra = options.args ?? [];
+  const multiHost = extra.some((arg) => arg.startsWith("--redis"));
+  const dataDir =
+    multiHost || extra.includes("--data-dir") ? undefined : (options.dataDir ?? tempDataDir());
   const args = [
     CLI,
     "start",
@@ -47,13 +73,15 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     String(options.workers ?? 2),
     "--log-level",
     "info",
-    ...(options.args ?? []),
+    ...(dataDir === undefined ? [] : ["--data-dir", dataDir]),
+    ...extra,
   ];
   const proc = spawn(process.execPath, args, {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
+  let server: ChatServer | undefined;
   let portResolve: (port: number) => void = () => {};
   const portPromise = new Promise<number>((resolve) => {
     portResolve = resolve;
@@ -68,36 +96,47 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   };
   proc.stdout?.on("data", onData);
   proc.stderr?.on("data", onData);
+  killOnExit(proc, () => server?.workerPids() ?? []);
   const exited = once(proc, "exit");
+  let timer: NodeJS.Timeout | undefined;
   const port = await Promise.race([
     portPromise,
     exited.then(() => {
       throw new Error(`chat-server exited before listening:\n${output.join("\n")}`);
     }),
-  ]);
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        proc.kill("SIGKILL");
+        reject(new Error(`chat-server not listening within 20 s:\n${output.join("\n")}`));
+      }, 20_000);
+    }),
+  ]).finally(() => clearTimeout(timer));
   const url = `http://127.0.0.1:${port}`;
-  const server: ChatServer = {
+  server = {
     url,
+    dataDir,
     port,
     proc,
     output,
     logs: () => output.map(parseJson).filter((x): x is Record<string, unknown> => x !== undefined),
     workerPids: () =>
-      server
+      (server as ChatServer)
         .logs()
         .filter((log) => log.msg === "worker ready" && typeof log.workerPid === "number")
         .map((log) => log.workerPid as number),
-    async stop(signal = "SIGTERM") {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill(signal);
-      const [code] = (await exited) as [number | null];
-      return code;
-    },
+    stop: (signal = "SIGTERM") => stopWithin(proc, signal, STOP_GRACE_MS, "chat-server"),
   };
   if (options.waitReady !== false) {
-    await waitForReady(url, 20_000);
-    // Ready means one worker can serve; tests that spread clients want every worker up.
-    await waitForLog(server, (log) => log.msg === "all workers started", 20_000);
+    try {
+      await waitForReady(url, 20_000);
+      // Ready means one worker can serve; tests that spread clients want every worker up.
+      await waitForLog(server, (log) => log.msg === "all workers started", 20_000);
+    } catch (error) {
+      // Not left running: its pipes would keep the test process alive after the failure.
+      for (const pid of server.workerPids()) killQuietly(pid);
+      proc.kill("SIGKILL");
+      throw new Error(`${(error as Error).message}; its output:\n${output.join("\n")}`);
+    }
   }
   return server;
 }
@@ -120,7 +159,7 @@ export async function waitForReady(url: string, timeoutMs = 20_000): Promise<voi
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      const res = await fetch(`${url}/readyz`);
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
       if (res.status === 200) return;
     } catch {
@@ -137,5 +176,13 @@ function parseJson(line: string): Record<string, unknown> | undefined {
     return JSON.parse(line) as Record<string, unknown>;
   } catch {
     return undefined;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
   }
 }

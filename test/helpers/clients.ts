@@ -48,6 +48,12 @@ export function connect(
   return socket;
 }
 
+/** Takes `socket` out of what closeAll closes: a client that outlives one test; close it yourself. */
+export function keepOpen<T extends ChatClient>(socket: T): T {
+  open.delete(socket);
+  return socket;
+}
+
 /** Disconnects every client the test opened. */
 export function closeAll(): void {
   for (const socket of open) socket.disconnect();

@@ -38,8 +38,9 @@ export function startHost(options: HostOptions): Promise<ChatServer> {
 
 /**
  * kill -9 of a whole host: the workers and the primary at once, so nothing runs a shutdown
- * path. Resolves when the primary has exited and no worker pid answers any more (a worker
- * reparented to a PID 1 that does not reap may stay a zombie; its sockets are closed anyway).
+ * path. Resolves when the primary has exited and no worker runs any more (a worker reparented
+ * to a PID 1 that does not reap may stay a zombie: dead, its sockets closed, so it counts as
+ * gone); throws if one survives.
  */
 export async function killHost(host: ChatServer): Promise<void> {
   const workers = host.workerPids();
@@ -56,9 +57,7 @@ export async function killHost(host: ChatServer): Promise<void> {
   }
   host.proc.kill("SIGKILL");
   await exited;
-  await waitFor("the killed host's workers to be gone", () => !workers.some(isRunning), 5000).catch(
-    () => {},
-  );
+  await waitFor("the killed host's workers to be gone", () => !workers.some(isRunning), 5000);
 }
 
 /** Reads presence data straight from Redis, to prove which host holds a user's session. */

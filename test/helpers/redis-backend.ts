@@ -31,7 +31,7 @@ type HostOptions = Omit<RedisBackendOptions, "masterName" | "workerId"> & {
 export async function startHost(options: HostOptions): Promise<TestHost> {
   const backend = createRedisBackend({ masterName: "mymaster", workerId: 1, ...options });
   const received: NewMessage[] = [];
-  backend.onDeliver((message) => received.push(message));
+  backend.onDeliver(({ message }) => received.push(message));
   await backend.start();
   const to = (user: string) => received.filter((m) => m.to === user);
   return {

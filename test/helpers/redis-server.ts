@@ -9,46 +9,16 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "./ports.js";
+import { killOnExit } from "./processes.js";
 import { waitFor } from "./wait.js";
 
 const HOST = "127.0.0.1";
-const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const proc of live) proc.kill("SIGKILL");
-});
 
-/** A port nobody listens on right now. */
-/**
- * A free port below the kernel's ephemeral range (32768-60999 here) for servers a test kills and
- * restarts on the same port: ports the OS hands out for `listen(0)` elsewhere can never take it
- * while it is down.
- */
-export async function freeRestartablePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const server = net.createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      server.once("error", () => resolve(false));
-      server.listen(port, HOST, () => resolve(true));
-    });
-    if (ok) {
-      server.close();
-      await once(server, "close");
-      return port;
-    }
-  }
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, HOST);
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  await once(server, "close");
-  if (!address || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
+/** A port free right now, below the ephemeral range (see ports.ts): also one a test may stop
+ * and restart a server on, as nothing else takes it meanwhile. */
+export const freeRestartablePort = freePort;
+export { freePort };
 
 /** Sends one inline command over a fresh TCP connection; resolves with the raw reply text. */
 export function rawCommand(port: number, command: string, timeoutMs = 1000): Promise<string> {
@@ -94,8 +64,7 @@ export interface RedisProcess {
 
 async function launch(args: string[], port: number, output: string[]): Promise<ChildProcess> {
   const proc = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
-  live.add(proc);
-  proc.on("exit", () => live.delete(proc));
+  killOnExit(proc);
   const collect = (chunk: Buffer) => output.push(chunk.toString("utf8"));
   proc.stdout?.on("data", collect);
   proc.stderr?.on("data", collect);
@@ -106,7 +75,9 @@ async function launch(args: string[], port: number, output: string[]): Promise<C
   });
   await waitFor(`redis-server on port ${port}`, async () => {
     if (gone) throw new Error(`redis-server exited:\n${output.join("")}`);
-    return (await rawCommand(port, "PING")).startsWith("+PONG");
+    // Refused or silent: not listening yet.
+    const reply = await rawCommand(port, "PING").catch(() => "");
+    return reply.startsWith("+PONG");
   }).catch((err: Error) => {
     proc.kill("SIGKILL");
     throw new Error(`${err.message}\n${output.join("")}`);
@@ -171,10 +142,17 @@ export async function startRedis(
   ];
   const output: string[] = [];
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
-  const proc = await launch(args, port, output).catch((error: Error) => {
+  let proc: ChildProcess;
+  try {
+    proc = await launch(args, port, output);
+  } catch (error) {
     cleanup();
+    // Another test took the port between the check and the bind: draw another.
+    if (options.port === undefined && /Address already in use/.test(String(error))) {
+      return startRedis(options);
+    }
     throw error;
-  });
+  }
   return handle(args, port, proc, output, cleanup);
 }
 

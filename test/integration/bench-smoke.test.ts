@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { REPO_ROOT } from "../helpers/chat-server.js";
+import { killOnExit } from "../helpers/processes.js";
 
 const RUN = path.join(REPO_ROOT, "dist", "bench", "run.js");
 
@@ -22,6 +23,7 @@ function bench(args: string[]): Promise<{ code: number | null; report: Report; s
   const child = spawn(process.execPath, [RUN, "--json", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+  killOnExit(child);
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk) => {

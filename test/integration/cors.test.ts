@@ -31,7 +31,8 @@ describe("CORS", () => {
       headers: { Origin: "https://evil.example" },
     });
     await other.arrayBuffer();
-    assert.notEqual(other.headers.get("access-control-allow-origin"), "https://evil.example");
+    // No allow-origin at all: not the evil origin, and not "*" either (which allows every site).
+    assert.equal(other.headers.get("access-control-allow-origin"), null);
   });
 
   it("sends no CORS headers by default", async () => {

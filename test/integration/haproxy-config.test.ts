@@ -13,7 +13,7 @@ import {
   checkHaproxyConfig,
   type Haproxy,
   haproxyEnv,
-  haproxyMissing,
+  haproxyUnavailable,
   serverStatus,
   startHaproxy,
   waitForServerStatus,
@@ -197,7 +197,7 @@ function headerValue(head: string, name: string): string | undefined {
   return match?.[1]?.trim();
 }
 
-describe("haproxy.cfg", { skip: haproxyMissing }, () => {
+describe("haproxy.cfg", { skip: haproxyUnavailable }, () => {
   it("passes haproxy -c with the default addresses, without warnings", () => {
     const env = {
       CHAT_LISTEN: undefined,
@@ -224,7 +224,7 @@ describe("haproxy.cfg", { skip: haproxyMissing }, () => {
   });
 });
 
-describe("haproxy.cfg in front of two hosts", { skip: haproxyMissing }, () => {
+describe("haproxy.cfg in front of two hosts", { skip: haproxyUnavailable }, () => {
   let haproxy: Haproxy;
   let one: StandIn;
   let two: StandIn;

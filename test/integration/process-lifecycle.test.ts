@@ -106,7 +106,34 @@ describe("process lifecycle", () => {
     const handshake = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`);
     assert.equal(handshake.status, 503);
     assert.equal(await code, 0);
-    assert.ok(Date.now() - started < 5000, "exited within --shutdown-timeout");
+    // Drained, not cut off: neither the shutdown timeout nor a worker kill was needed.
+    const cutOff = server
+      .logs()
+      .filter((log) => /timeout reached|did not drain/.test(String(log.msg)));
+    assert.deepEqual(cutOff, [], "the drain finished by itself");
+    console.log(
+      `# SIGTERM: drained and exited 0 in ${Date.now() - started} ms (--shutdown-timeout 5)`,
+    );
+  });
+
+  it("--shutdown-timeout cuts off a drain that does not finish: the stuck worker is killed, exit 0", async () => {
+    const server = await startChatServer({ workers: 2, args: ["--shutdown-timeout", "2"] });
+    servers.push(server);
+    const [stuck, other] = server.workerPids() as [number, number];
+    // A frozen worker never answers the drain.
+    process.kill(stuck, "SIGSTOP");
+    const started = Date.now();
+    const code = await server.stop("SIGTERM");
+    const took = Date.now() - started;
+    assert.equal(code, 0);
+    assert.ok(
+      server.logs().some((log) => log.msg === "worker did not drain in time; killing it"),
+      "the stuck worker was cut off",
+    );
+    await eventually(() => assert.ok(!isRunning(stuck) && !isRunning(other), "workers gone"));
+    // It waited for the drain (the timeout less its 500 ms margin) before cutting it off.
+    assert.ok(took >= 1400, `cut off after ${took} ms, before the timeout`);
+    console.log(`# stuck drain cut off, exit 0 after ${took} ms (--shutdown-timeout 2)`);
   });
 
   it("a primary killed with -9 leaves its workers' socket directory; the next start removes it", async () => {

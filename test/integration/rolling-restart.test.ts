@@ -74,6 +74,16 @@ describe("rolling restart (SIGHUP)", () => {
         `${missing.length} of ${acked.size} acknowledged messages missing`,
       );
     }, 15_000);
+    // Order per sender across the roll: each acknowledged message first arrived after every
+    // acknowledged one sent before it (a replay after the reconnect repeats some; not counted).
+    const arrival = [...receiver.unique.values()]
+      .filter((m) => acked.has(m.id))
+      .map((m) => Number(m.message.slice(1)));
+    assert.deepEqual(
+      arrival,
+      [...arrival].sort((x, y) => x - y),
+      "acknowledged messages arrived out of the order they were sent",
+    );
     console.log(
       `rolling restart: sent ${sent}, acknowledged ${acked.size}, received ${receiver.unique.size}`,
     );

@@ -16,8 +16,9 @@ import {
   uniqueName,
   waitForMessages,
 } from "../helpers/clients.js";
+import { killOnExit } from "../helpers/processes.js";
 import { signTestToken } from "../helpers/tokens.js";
-import { eventually } from "../helpers/wait.js";
+import { eventually, within } from "../helpers/wait.js";
 
 const MAX_BYTES = 64;
 
@@ -30,6 +31,7 @@ class ClientProcess {
 
   constructor(url: string, user: string, extra: string[] = []) {
     this.proc = spawn(process.execPath, [CLI, "client", "--url", url, "--user", user, ...extra]);
+    killOnExit(this.proc);
     collectLines(this.proc.stdout, this.stdout);
     collectLines(this.proc.stderr, this.stderr);
     this.exited = once(this.proc, "exit").then(([code]) => code as number | null);
@@ -39,10 +41,10 @@ class ClientProcess {
     this.proc.stdin.write(`${line}\n`);
   }
 
-  /** Ends stdin and waits for the exit status. */
+  /** Ends stdin and waits for the exit status (15 s at most). */
   async end(): Promise<number | null> {
     this.proc.stdin.end();
-    return this.exited;
+    return within(15_000, "the client to exit", this.exited);
   }
 
   async waitForStdout(line: string, timeoutMs = 15_000): Promise<void> {
@@ -83,7 +85,7 @@ function collectLines(stream: NodeJS.ReadableStream, into: string[]): void {
 async function runPiped(url: string, user: string, input: string, extra: string[] = []) {
   const client = new ClientProcess(url, user, extra);
   client.proc.stdin.end(input);
-  const code = await client.exited;
+  const code = await within(15_000, "the client to exit", client.exited);
   return { code, stdout: client.stdout, stderr: client.stderr };
 }
 

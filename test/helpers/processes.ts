@@ -1,0 +1,72 @@
+/**
+ * Kills what a test started when the test process ends, however it ends: normally, on a failed
+ * assertion, or on the SIGTERM the test runner sends a file that ran past its time limit. A
+ * failed run leaves no server behind.
+ */
+import type { ChildProcess } from "node:child_process";
+import { once } from "node:events";
+
+const live = new Set<() => void>();
+
+function killAll(): void {
+  for (const kill of live) kill();
+  live.clear();
+}
+
+process.on("exit", killAll);
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+  // Without a handler these signals end the process without running "exit" hooks.
+  process.once(signal, () => {
+    killAll();
+    process.exit(128 + (signal === "SIGHUP" ? 1 : signal === "SIGINT" ? 2 : 15));
+  });
+}
+
+/**
+ * SIGKILLs `proc`, and the extra pids `more()` names at that moment (a chat-server's workers),
+ * when this process ends, unless `proc` has exited by then.
+ */
+export function killOnExit(proc: ChildProcess, more: () => number[] = () => []): void {
+  const kill = () => {
+    for (const pid of more()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+  };
+  live.add(kill);
+  // The workers' pids stay in the set until the primary is gone: a primary stopped with SIGTERM
+  // reaps its workers itself.
+  proc.once("exit", () => live.delete(kill));
+}
+
+/**
+ * Sends `signal` and waits for `proc` to exit; if it has not within `graceMs`, SIGKILLs it and
+ * throws, so a process that ignores the signal fails the test instead of hanging it.
+ * Resolves with the exit code (null when a signal ended it).
+ */
+export async function stopWithin(
+  proc: ChildProcess,
+  signal: NodeJS.Signals,
+  graceMs: number,
+  what = `pid ${proc.pid}`,
+): Promise<number | null> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+  const exited = once(proc, "exit") as Promise<[number | null]>;
+  proc.kill(signal);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), graceMs);
+  });
+  const outcome = await Promise.race([exited, late]);
+  clearTimeout(timer);
+  if (outcome === "late") {
+    proc.kill("SIGKILL");
+    await exited;
+    throw new Error(`${what} did not exit within ${graceMs} ms of ${signal}`);
+  }
+  return outcome[0];
+}
