@@ -39,6 +39,8 @@ export interface PresenceResult extends RunIdentity, MachineLoad {
   /** Server process trees' CPU (all hosts and Redis) in the window / events. */
   cpuUsPerEvent: number;
   serverCores: number;
+  /** Of cpuUsPerEvent, what the idle hosts (3 to H, no clients, watching nobody) used. */
+  idleHostsUsPerEvent: number;
   /** chat_presence_unwatched_total over every host, in the window. */
   unwatchedTouches: number;
   notes: string[];
@@ -137,10 +139,14 @@ export async function runPresenceLoad(
     const countersBefore = await Promise.all(hostUrls.map((url) => scrapeCounters(url)));
     const eventsBefore = events;
     const treeBefore = sampleTree(server.roots);
+    // The roots are the hosts in order, then Redis: hosts 3 to H have no clients.
+    const idleRoots = server.roots.slice(server.clientUrls.length, server.hosts);
+    const idleBefore = sampleTree(idleRoots);
     const load = startLoadWindow();
     options.progress(`${id.label}: measuring ${options.durationS} s`);
     await churn(performance.now() + options.durationS * 1000, true);
     const treeAfter = sampleTree(server.roots);
+    const idleAfter = sampleTree(idleRoots);
     const span = endLoadWindow(load);
     // Events of the window's last changes are still on their way: wait a moment for them.
     const settleUntil = performance.now() + 2000;
@@ -171,6 +177,8 @@ export async function runPresenceLoad(
       events: windowEvents,
       expectedEvents: expected,
       cpuUsPerEvent: windowEvents > 0 ? cpuUs / windowEvents : Number.NaN,
+      idleHostsUsPerEvent:
+        windowEvents > 0 ? cpuBetween(idleBefore, idleAfter) / windowEvents : Number.NaN,
       serverCores,
       unwatchedTouches: unwatched,
       notes,
@@ -191,14 +199,16 @@ export function renderPresence(results: PresenceResult[]): string {
       `${r.events}/${r.expectedEvents}`.padStart(13),
       r.cpuUsPerEvent.toFixed(1).padStart(10),
       `${(r.cpuUsPerEvent / base).toFixed(2)}x`.padStart(8),
+      r.idleHostsUsPerEvent.toFixed(1).padStart(9),
       String(r.unwatchedTouches).padStart(10),
       r.notes.join("; "),
     ].join("  "),
   );
   return [
     "presence: watchers follow subjects logging in and out (events delivered / expected;",
-    "server CPU per delivered event; unwatched = changes that reached a worker watching nobody)",
-    `${"run".padEnd(width)}  ${"events".padStart(13)}  ${"us/event".padStart(10)}  ${"vs first".padStart(8)}  ${"unwatched".padStart(10)}  notes`,
+    "server CPU per delivered event, all hosts and Redis; of it, what the idle hosts used;",
+    "unwatched = changes that reached a worker watching nobody)",
+    `${"run".padEnd(width)}  ${"events".padStart(13)}  ${"us/event".padStart(10)}  ${"vs first".padStart(8)}  ${"idle us".padStart(9)}  ${"unwatched".padStart(10)}  notes`,
     ...rows,
   ].join("\n");
 }
