@@ -47,6 +47,12 @@ const DM_FIGURES: Figure<DmResult>[] = [
   { name: "latency p99.9 (ms)", value: (r) => r.latencyMs.p999, digits: 2, ratio: true },
   { name: "latency max (ms)", value: (r) => r.latencyMs.max, digits: 1, ratio: true },
   { name: "server CPU per message (us)", value: (r) => r.cpuUsPerMessage, digits: 1, ratio: true },
+  {
+    name: "main process CPU per message (us)",
+    value: (r) => r.primaryCpuUsPerMessage,
+    digits: 1,
+    ratio: false,
+  },
   { name: "server CPU (cores)", value: (r) => r.serverCores, digits: 2, ratio: true },
   { name: "server RSS (MB)", value: (r) => r.serverRssMb, digits: 0, ratio: true },
   {

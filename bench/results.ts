@@ -52,6 +52,8 @@ export interface DmResult extends RunIdentity, MachineLoad {
   latencyMs: LatencySummary;
   /** Server process tree CPU time (user+system) in the window / deliveries in the window. */
   cpuUsPerMessage: number;
+  /** CPU of the first host's main process (the primary; the whole server for one-process baselines) per delivery. */
+  primaryCpuUsPerMessage: number;
   /** Server CPU in the window, in cores. */
   serverCores: number;
   serverRssMb: number;

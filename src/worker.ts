@@ -15,6 +15,7 @@ import { exitWithStartFailure } from "./cluster/start-failure.js";
 import type { ServerConfig } from "./config.js";
 import { createStaticHandler } from "./http/static-files.js";
 import { createLogger } from "./logger.js";
+import { addEmbeddedMetrics } from "./metrics/embedded-metrics.js";
 import { createWorkerMetrics } from "./metrics/worker-metrics.js";
 import type { ClientToServerEvents, ServerToClientEvents } from "./protocol.js";
 import { createBackend } from "./routing/create-backend.js";
@@ -60,6 +61,7 @@ const metrics = createWorkerMetrics({
   loggedInUsers: () => chat.onlineUserCount(),
   backendUp: () => backend.isReady(),
 });
+if (embedded) addEmbeddedMetrics(metrics.registry, embedded);
 const chat = new ChatService({
   metrics: metrics.chat,
   backend,
