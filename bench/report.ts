@@ -84,11 +84,11 @@ const CONNECTION_FIGURES: Figure<ConnectionResult>[] = [
   ...loadFigures<ConnectionResult>(),
 ];
 
-/** Rows for the targets' own IPC counters, per delivered message (where a target has them). */
+/** Rows for the targets' own store and mesh counters, per delivered message (where a target has them). */
 function counterFigures(results: DmResult[]): Figure<DmResult>[] {
   const names = new Set(results.flatMap((r) => Object.keys(r.countersPerMessage)));
   return [...names]
-    .filter((name) => /ipc|forwarded/i.test(name))
+    .filter((name) => /store_full|gap_reads|peer_channel/i.test(name))
     .sort()
     .map((name) => ({
       name: `${name.replace(/^chat_|_total$/g, "")} per message`,
