@@ -59,6 +59,7 @@ const { backend, embedded, redis } = createBackend(config, workerId, logger);
 const metrics = createWorkerMetrics({
   connectedSockets: () => io.engine.clientsCount,
   loggedInUsers: () => chat.onlineUserCount(),
+  watchedUsers: () => chat.watches.watchedUserCount(),
   backendUp: () => backend.isReady(),
 });
 if (embedded) addEmbeddedMetrics(metrics.registry, embedded);

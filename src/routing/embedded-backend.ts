@@ -123,7 +123,8 @@ export class EmbeddedBackend implements Backend {
           });
           break;
         case "p":
-          if (this.watched.has(frame[1])) this.presenceHandler(frame[1], frame[2] === 1);
+          // Unwatched here by now (a stale registry entry): the chat layer counts and drops it.
+          this.presenceHandler(frame[1], frame[2] === 1);
           break;
         case "t":
           this.typingHandler(frame[1], frame[2]);

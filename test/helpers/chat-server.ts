@@ -107,8 +107,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         proc.kill("SIGKILL");
-        reject(new Error(`chat-server not listening within 20 s:\n${output.join("\n")}`));
-      }, 20_000);
+        reject(new Error(`chat-server not listening within 60 s:\n${output.join("\n")}`));
+      }, 60_000);
     }),
   ]).finally(() => clearTimeout(timer));
   const url = `http://127.0.0.1:${port}`;
@@ -128,9 +128,10 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   };
   if (options.waitReady !== false) {
     try {
-      await waitForReady(url, 20_000);
+      // Deadlines against a hang, not a speed check: a loaded machine starts workers slowly.
+      await waitForReady(url, 60_000);
       // Ready means one worker can serve; tests that spread clients want every worker up.
-      await waitForLog(server, (log) => log.msg === "all workers started", 20_000);
+      await waitForLog(server, (log) => log.msg === "all workers started", 60_000);
     } catch (error) {
       // Not left running: its pipes would keep the test process alive after the failure.
       for (const pid of server.workerPids()) killQuietly(pid);

@@ -2,6 +2,7 @@
  * The shared chat contract suite in multi-host mode: two hosts with 2 workers each, one Redis,
  * a fresh key prefix. Clients of one test connect to both hosts.
  */
+import { Redis } from "ioredis";
 import { startChatServer } from "../helpers/chat-server.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
 import { startRedis } from "../helpers/redis-server.js";
@@ -27,9 +28,12 @@ runContractSuite(
         ],
       });
     const [a, b] = await Promise.all([host("host-a"), host("host-b")]);
+    const probe = new Redis({ host: "127.0.0.1", port: redis.port, lazyConnect: true });
     return {
       urls: [a.url, b.url],
+      inboxTtlSeconds: (user) => probe.ttl(`${prefix}:inbox:{${user}}`),
       stop: async () => {
+        probe.disconnect();
         await Promise.all([a.stop(), b.stop()]);
         await redis.stop();
       },
