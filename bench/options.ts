@@ -8,8 +8,8 @@ import type { Transport } from "./dm-messages.js";
 import { READING_GUIDE, targetsHelp } from "./reading-guide.js";
 import { parseTargets, type Target } from "./targets.js";
 
-export type Scenario = "dm" | "connections";
-const SCENARIOS: Scenario[] = ["dm", "connections"];
+export type Scenario = "dm" | "connections" | "presence";
+const SCENARIOS: Scenario[] = ["dm", "connections", "presence"];
 
 export interface BenchOptions {
   /** Which scenarios run, in order. */
@@ -39,6 +39,10 @@ export interface BenchOptions {
   concurrency: number;
   /** Connection load: the client library (lean: a bare WebSocket, cheaper to generate). */
   connectionClient: ConnectionClient;
+  /** Presence: logged-in clients watching the subjects. */
+  watchers: number;
+  /** Presence: subjects' log ins and log outs per second. */
+  presenceRate: number;
   /** Times each run is repeated (interleaved); the median repetition is reported. */
   repeat: number;
   json: boolean;
@@ -62,6 +66,8 @@ export const DEFAULTS = Object.freeze({
   connections: 30_000,
   concurrency: 200,
   connectionClient: "lean" as ConnectionClient,
+  watchers: 200,
+  presenceRate: 50,
   repeat: 1,
 });
 
@@ -105,7 +111,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     .addOption(
       new Option(
         "--scenarios <list>",
-        "dm (direct messages at a fixed rate), connections (opening many sessions)",
+        "dm (direct messages at a fixed rate), connections (opening many sessions), " +
+          "presence (watchers, users logging in and out; chat-server targets only)",
       )
         .default(list(scenario)(DEFAULTS.scenarios), DEFAULTS.scenarios)
         .argParser(list(scenario)),
@@ -123,10 +130,20 @@ export function parseOptions(argv: string[]): BenchOptions {
     .addOption(
       new Option(
         "--hosts <list>",
-        "host counts for chat-server-redis and seed-redis (dm), e.g. 2,12: clients use 2 hosts",
+        "host counts for chat-server-redis and seed-redis (dm, presence), e.g. 2,12: clients use 2 hosts",
       )
         .default([1], DEFAULTS.hosts)
         .argParser(list(number(1, 64))),
+    )
+    .addOption(
+      new Option("--watchers <n>", "presence: clients each watching 10 of 100 users")
+        .default(DEFAULTS.watchers)
+        .argParser(number(10, 20_000)),
+    )
+    .addOption(
+      new Option("--presence-rate <n>", "presence: log ins and log outs per second")
+        .default(DEFAULTS.presenceRate)
+        .argParser(number(1, 10_000)),
     )
     .addOption(
       new Option("--clients <n>", "clients of the direct-message load")
@@ -204,6 +221,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     connections: o.connections,
     concurrency: o.concurrency,
     connectionClient: o.connectionClient,
+    watchers: o.watchers,
+    presenceRate: o.presenceRate,
     repeat: o.repeat,
     json: o.json,
     html: o.html,

@@ -9,6 +9,7 @@ import { runConnectionLoad } from "./connection-load.js";
 import { runDmLoad } from "./dm-load.js";
 import { renderHtml } from "./html-report.js";
 import { type BenchOptions, parseOptions, type Scenario } from "./options.js";
+import { type PresenceResult, renderPresence, runPresenceLoad } from "./presence-load.js";
 import { openFilesLimit } from "./proc-stats.js";
 import { READING_GUIDE } from "./reading-guide.js";
 import { medianRuns } from "./repeat.js";
@@ -45,6 +46,7 @@ interface PlannedRun extends RunIdentity {
 function plan(options: BenchOptions): PlannedRun[] {
   const runs: PlannedRun[] = [];
   for (const scenario of options.scenarios) {
+    if (scenario === "presence") continue; // planned by planPresence
     for (let round = 0; round < options.repeat; round++) {
       for (const target of options.targets) {
         const counts = target.usesWorkers ? options.workers : [1];
@@ -77,6 +79,49 @@ function plan(options: BenchOptions): PlannedRun[] {
     }
   }
   return runs;
+}
+
+/** Presence runs: chat-server targets only (the baselines have no presence subscriptions). */
+function planPresence(options: BenchOptions): (RunIdentity & { targetSpec: Target })[] {
+  if (!options.scenarios.includes("presence")) return [];
+  const runs: (RunIdentity & { targetSpec: Target })[] = [];
+  for (const target of options.targets) {
+    if (!target.name.startsWith("chat-server")) continue;
+    const hostCounts = target.multiHost ? options.hosts : [1];
+    for (const hosts of hostCounts) {
+      for (const workers of hosts > 1 ? [1] : options.workers) {
+        const label = `${target.name} ${hosts > 1 ? `h${hosts}` : `w${workers}`} presence`;
+        runs.push({ label, target: target.name, workers, hosts, targetSpec: target });
+      }
+    }
+  }
+  return runs;
+}
+
+async function runPresence(
+  run: RunIdentity & { targetSpec: Target },
+  options: BenchOptions,
+): Promise<PresenceResult> {
+  const { targetSpec, ...id } = run;
+  const hosts = run.hosts ?? 1;
+  progressLine.show(`${run.label}: starting ${hosts > 1 ? `${hosts} hosts` : "the server"}`);
+  const server = await startServer(targetSpec, run.workers, hosts, {
+    timeoutMs: 30_000 + 5_000 * hosts,
+    cpuProfDir: options.cpuProf,
+  });
+  try {
+    return await runPresenceLoad(id, server, {
+      watchers: options.watchers,
+      subjects: 100,
+      watchesPerWatcher: 10,
+      rate: options.presenceRate,
+      durationS: options.duration,
+      warmupS: options.warmup,
+      progress: progressLine.show,
+    });
+  } finally {
+    await server.stop();
+  }
 }
 
 async function runOne(run: PlannedRun, options: BenchOptions): Promise<ScenarioResult> {
@@ -153,6 +198,22 @@ async function main(): Promise<void> {
       progressLine.done(`${run.label}: failed: ${message}`);
     }
   }
+  const presence: PresenceResult[] = [];
+  for (const run of planPresence(options)) {
+    if (interrupted) break;
+    try {
+      const result = await runPresence(run, options);
+      presence.push(result);
+      progressLine.done(
+        `${run.label}: ${result.events}/${result.expectedEvents} events, ` +
+          `${result.cpuUsPerEvent.toFixed(1)} us CPU/event, ${result.unwatchedTouches} unwatched`,
+      );
+    } catch (error) {
+      const message = (error as Error).message;
+      failures.push({ scenario: "presence", label: run.label, error: message });
+      progressLine.done(`${run.label}: failed: ${message}`);
+    }
+  }
   const results = medianRuns(runs);
   const machine = {
     cpus: os.cpus().length,
@@ -170,13 +231,16 @@ async function main(): Promise<void> {
       machine,
       options: { ...rest, targets: targets.map((t) => t.name) },
       results,
+      presence,
       failures,
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
     process.stdout.write(
       `\n${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}\n\n` +
-        `${renderText(results, failures)}\n\n${READING_GUIDE}\n`,
+        `${renderText(results, failures)}\n\n` +
+        (presence.length > 0 ? `${renderPresence(presence)}\n\n` : "") +
+        `${READING_GUIDE}\n`,
     );
   }
   process.exitCode = failures.length > 0 ? 1 : 0;

@@ -17,6 +17,8 @@ export interface RunningServer {
   port: number;
   /** The hosts clients connect to (the first two of a multi-host run; the rest stay idle). */
   clientUrls: string[];
+  /** Every host, idle ones too (their /metrics count what reached them). */
+  hostUrls?: string[];
   /** Hosts started (1 unless a multi-host run). */
   hosts: number;
   /** Roots of the process trees whose CPU and memory count as the server's. */
@@ -131,6 +133,7 @@ export async function startServer(
     url: first.url,
     port: first.port,
     clientUrls: mains.slice(0, CLIENT_HOSTS).map((m) => m.url),
+    hostUrls: mains.map((m) => m.url),
     hosts,
     roots: [...mains.map((m) => m.child.process.pid ?? -1), ...(redisPid ? [redisPid] : [])],
     output: () =>

@@ -6,7 +6,8 @@
 //   connection.js     the session's Socket.IO connection and logging in
 //   outbox.js         sending in order, with retries
 //   messages.js       receiving (once each) and writing messages
-//   people.js         who is online
+//   people.js         who is online (watch + presence events, no polling)
+//   typing.js         "is typing…", both ways
 //   conversations.js  which conversation is open
 //   view.js, ui.js    drawing the page; errors.js: error codes in words
 //
@@ -21,9 +22,10 @@ import { endSession, startSession } from "./connection.js";
 import { openConversation } from "./conversations.js";
 import { ERROR_WORDS } from "./errors.js";
 import { send } from "./messages.js";
-import { refreshUsers } from "./people.js";
+import { discover } from "./people.js";
 import { markRead, state, USERNAME } from "./state.js";
 import { loadData, local, mergeData, STORE, tabStore } from "./store.js";
+import { typed } from "./typing.js";
 import { showLoginError, ui } from "./ui.js";
 import { onPick, render } from "./view.js";
 
@@ -71,6 +73,10 @@ ui.composer.addEventListener("submit", (event) => {
   send();
 });
 
+ui.messageInput.addEventListener("input", () => {
+  if (ui.messageInput.value.trim() !== "") typed(state.activePeer);
+});
+
 ui.messageInput.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
@@ -81,7 +87,7 @@ ui.messageInput.addEventListener("keydown", (event) => {
 document.addEventListener("visibilitychange", () => {
   if (document.hidden || !state.session) return;
   if (state.activePeer) markRead(state.activePeer);
-  refreshUsers();
+  discover();
   render();
 });
 

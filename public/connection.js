@@ -7,13 +7,12 @@ import { mostRecentPeer, openConversation } from "./conversations.js";
 import { errorWords } from "./errors.js";
 import { receive } from "./messages.js";
 import { Outbox } from "./outbox.js";
-import { refreshUsers } from "./people.js";
-import { ACK_TIMEOUT_MS, forgetLastId, state } from "./state.js";
+import { onPresence, startPresence } from "./people.js";
+import { ACK_TIMEOUT_MS, FIRST_ID, forgetLastId, state } from "./state.js";
 import { loadData, local, rank, TAB, tabStore } from "./store.js";
+import { onTyping } from "./typing.js";
 import { hideLoginError, showLoginError, showNotice, ui } from "./ui.js";
 import { render } from "./view.js";
-
-const USER_POLL_MS = 4_000;
 
 function transportsFromAddress() {
   const wanted = new URLSearchParams(location.search).get("transport");
@@ -32,7 +31,8 @@ export function startSession(user, token) {
     socket: null,
     loggedIn: false,
     everLoggedIn: false,
-    pollTimer: undefined,
+    /** Who this connection watches (see people.js). */
+    watched: new Set(),
   };
   local.write("session", { user });
   tabStore.write("token", token || null);
@@ -85,6 +85,8 @@ function connect() {
       setConnection(session.everLoggedIn ? "reconnecting" : "connecting");
   });
   socket.on("new message", receive);
+  socket.on("presence", onPresence);
+  socket.on("typing", onTyping);
   socket.on("chat error", (error) => showNotice(errorWords(error), "error"));
   setConnection("connecting");
   socket.connect();
@@ -95,7 +97,9 @@ async function logIn() {
   const { socket, user, token } = state.session;
   const payload = { username: user };
   if (token) payload.token = token;
-  if (state.session.data.last) payload.since = state.session.data.last.id;
+  // Every message kept after the last one seen, both directions: with no history yet (a new
+  // device, cleared storage), everything kept, so every device shows the same conversations.
+  payload.since = state.session.data.last?.id ?? FIRST_ID;
   let answer;
   try {
     answer = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck("log in", payload);
@@ -111,11 +115,7 @@ async function logIn() {
     session.everLoggedIn = true;
     setConnection("connected");
     session.outbox.resume();
-    refreshUsers();
-    clearInterval(session.pollTimer);
-    session.pollTimer = setInterval(() => {
-      if (!document.hidden) refreshUsers();
-    }, USER_POLL_MS);
+    startPresence();
     return;
   }
   const code = answer?.error?.code;
@@ -125,7 +125,7 @@ async function logIn() {
     showLoginError(errorWords(answer.error));
     return;
   }
-  if (code === "INVALID_PAYLOAD" && payload.since) {
+  if (code === "INVALID_PAYLOAD" && payload.since !== FIRST_ID) {
     forgetLastId(); // an id this server does not know: log in without it
   } else {
     showNotice(errorWords(answer?.error), "warn");
@@ -138,8 +138,7 @@ async function logIn() {
 
 export function endSession({ logOut = false } = {}) {
   if (!state.session) return;
-  const { socket, pollTimer, outbox } = state.session;
-  clearInterval(pollTimer);
+  const { socket, outbox } = state.session;
   outbox.pause();
   state.session = null;
   if (socket) {
@@ -155,7 +154,7 @@ export function endSession({ logOut = false } = {}) {
     }
   }
   state.activePeer = null;
-  state.onlineUsers = [];
+  state.online = new Set();
   ui.logout.hidden = true;
   ui.loginSubmit.textContent = "Log in";
   document.body.dataset.auth = "out";

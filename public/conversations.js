@@ -1,6 +1,7 @@
 // Which conversation is open: opening one (and remembering it for this tab), and picking the
 // most recent one after log in.
 
+import { watch } from "./people.js";
 import { markRead, state, USERNAME } from "./state.js";
 import { tabStore } from "./store.js";
 import { ui } from "./ui.js";
@@ -11,7 +12,10 @@ export function openConversation(peer, { focus = true } = {}) {
   const { session, activePeer } = state;
   if (session) tabStore.write(`active:${session.user}`, activePeer);
   if (ui.recipient.value.trim() !== (activePeer ?? "")) ui.recipient.value = activePeer ?? "";
-  if (activePeer) markRead(activePeer);
+  if (activePeer) {
+    markRead(activePeer);
+    watch([activePeer]);
+  }
   render();
   if (focus) ui.messageInput.focus();
 }

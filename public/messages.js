@@ -2,9 +2,10 @@
 // comes), and one written here (put in the outbox).
 
 import { openConversation } from "./conversations.js";
-import { refreshUsersSoon } from "./people.js";
+import { watch } from "./people.js";
 import { conversation, save, state, USERNAME } from "./state.js";
 import { SEEN_IDS_KEPT, TAB } from "./store.js";
+import { stopTyping } from "./typing.js";
 import { showNotice, ui } from "./ui.js";
 import { render } from "./view.js";
 
@@ -18,21 +19,30 @@ export function receive(message) {
   if (data.seen.length > SEEN_IDS_KEPT) data.seen.splice(0, data.seen.length - SEEN_IDS_KEPT);
   const now = Date.now();
   data.last = { id: message.id, at: now };
-  const peer = message.from;
-  conversation(peer).messages.push({
-    key: `in:${message.id}`,
-    dir: "in",
+  // A message this user sent: from another device, or from here (a `since` replay).
+  const mine = message.from === session.user && message.to !== session.user;
+  const peer = mine ? message.to : message.from;
+  const conv = conversation(peer);
+  if (mine && conv.messages.some((record) => record.id === message.id)) {
+    save();
+    return;
+  }
+  conv.messages.push({
+    key: `${mine ? "sent" : "in"}:${message.id}`,
+    dir: mine ? "out" : "in",
     id: message.id,
     from: message.from,
     to: message.to,
     text: String(message.message),
     sentAt: message.sentAt,
     at: now,
+    ...(mine ? { status: "sent" } : {}),
   });
+  if (!mine) stopTyping(peer);
   // Nothing open yet: open this conversation.
   if (state.activePeer === null) openConversation(peer, { focus: false });
   if (peer === state.activePeer && !document.hidden) conversation(peer).readAt = now;
-  if (!state.onlineUsers.includes(peer)) refreshUsersSoon();
+  if (!session.watched?.has(peer)) watch([peer]);
   save();
   render();
 }

@@ -11,8 +11,12 @@ export const state = {
   session: null,
   /** The username whose conversation is shown, or null. */
   activePeer: null,
-  onlineUsers: [],
+  /** Watched people online now (kept by `watch` answers and `presence` events). */
+  online: new Set(),
 };
+
+/** The smallest message id: `since` it, a device with no history gets all the server keeps. */
+export const FIRST_ID = "0-0";
 
 export function save() {
   const { session } = state;

@@ -91,14 +91,25 @@ export function rank(record) {
     : 1;
 }
 
-/** Both lists, one record per key (on a tie, `b`'s), oldest first, the newest kept. */
+/**
+ * Both lists, one record per key (on a tie, `b`'s), oldest first, the newest kept. A message
+ * sent from one tab can also reach another tab as a copy (key `sent:<id>`): the sending tab's
+ * record of it (same id) is the one kept.
+ */
 function mergeMessages(a, b) {
   const byKey = new Map();
   for (const record of [...a, ...b]) {
     const known = byKey.get(record.key);
     if (!known || rank(record) >= rank(known)) byKey.set(record.key, record);
   }
-  return [...byKey.values()].sort((x, y) => x.at - y.at).slice(-HISTORY_PER_CONVERSATION);
+  const written = new Set();
+  for (const record of byKey.values()) {
+    if (record.id && record.key.startsWith("out:")) written.add(record.id);
+  }
+  return [...byKey.values()]
+    .filter((record) => !(record.key.startsWith("sent:") && written.has(record.id)))
+    .sort((x, y) => x.at - y.at)
+    .slice(-HISTORY_PER_CONVERSATION);
 }
 
 export function mergeData(a, b) {

@@ -19,6 +19,7 @@ export const ui = {
   peerStatus: $("peer-status"),
   messageList: $("message-list"),
   chatHint: $("chat-hint"),
+  typingIndicator: $("typing-indicator"),
   composer: $("composer"),
   messageInput: $("message-input"),
 };

@@ -3,6 +3,7 @@
 import { FAILED_WORDS } from "./errors.js";
 import { state, unreadCount } from "./state.js";
 import { TAB } from "./store.js";
+import { isTyping } from "./typing.js";
 import { ui } from "./ui.js";
 
 /** What a click on a person does (set by the entry module: it opens their conversation). */
@@ -45,13 +46,13 @@ function personButton(peer, { online, unread }) {
 }
 
 function renderPeople() {
-  const { session, onlineUsers } = state;
+  const { session, online } = state;
   if (!session) {
     ui.userList.replaceChildren();
     ui.conversationList.replaceChildren();
     return;
   }
-  const others = onlineUsers.filter((u) => u !== session.user);
+  const others = [...online].filter((u) => u !== session.user).sort();
   ui.userList.replaceChildren(
     ...others.map((u) => personButton(u, { online: true, unread: unreadCount(u) })),
   );
@@ -63,9 +64,7 @@ function renderPeople() {
     .sort(([, a], [, b]) => (b.messages.at(-1)?.at ?? 0) - (a.messages.at(-1)?.at ?? 0))
     .map(([peer]) => peer);
   ui.conversationList.replaceChildren(
-    ...peers.map((p) =>
-      personButton(p, { online: onlineUsers.includes(p), unread: unreadCount(p) }),
-    ),
+    ...peers.map((p) => personButton(p, { online: online.has(p), unread: unreadCount(p) })),
   );
   ui.conversationListEmpty.hidden = peers.length > 0;
 }
@@ -86,6 +85,8 @@ function metaOf(record) {
         : `${time} · Sending from another tab…`;
     case "delivered":
       return `${time} · Delivered`;
+    case "sent":
+      return `${time} · Sent from another device`;
     case "stored":
       return `${time} · ${record.to} is offline; they will get it when they log in`;
     case "failed":
@@ -96,7 +97,7 @@ function metaOf(record) {
 }
 
 function renderMessages() {
-  const { session, activePeer, onlineUsers } = state;
+  const { session, activePeer, online } = state;
   const list = ui.messageList;
   const conv = activePeer && session ? session.data.conversations.get(activePeer) : undefined;
   const messages = conv?.messages ?? [];
@@ -116,6 +117,9 @@ function renderMessages() {
   );
   if (nearBottom) list.scrollTop = list.scrollHeight;
 
+  const typing = Boolean(session && activePeer && isTyping(activePeer));
+  ui.typingIndicator.hidden = !typing;
+  ui.typingIndicator.textContent = typing ? `${activePeer} is typing…` : "";
   if (!session) return;
   if (!activePeer) {
     ui.chatHint.textContent = "Pick someone on the left, or type a name in “To”.";
@@ -126,7 +130,7 @@ function renderMessages() {
   }
   ui.peerStatus.textContent = !activePeer
     ? ""
-    : onlineUsers.includes(activePeer)
+    : online.has(activePeer)
       ? "online"
       : "offline: messages wait for them";
 }

@@ -145,6 +145,24 @@ function buildProgram(): Command {
         .default(DEFAULTS.maxConnectionsPerIp)
         .argParser(integer(0, 10_000_000)),
     )
+    .addOption(
+      new Option(
+        "--data-dir <path>",
+        "embedded mode: where the inboxes are kept (default: $STATE_DIRECTORY, else ./chat-data)",
+      ).env("CHAT_DATA_DIR"),
+    )
+    .addOption(
+      new Option("--max-data-mb <n>", "embedded mode: largest database size, MiB")
+        .env("CHAT_MAX_DATA_MB")
+        .default(DEFAULTS.maxDataMb)
+        .argParser(integer(16, 1024 * 1024 * 1024)),
+    )
+    .addOption(
+      new Option(
+        "--sync-acks",
+        "embedded mode: acknowledge messages once flushed to disk (survive power loss; slower)",
+      ).env("CHAT_SYNC_ACKS"),
+    )
     .action(async (options: Record<string, unknown>) => {
       const config = resolveConfig(toConfig(options));
       const { runPrimary } = await import("./primary.js");
@@ -184,6 +202,9 @@ function toConfig(options: Record<string, unknown>): Partial<ServerConfig> {
     logLevel: options.logLevel as LogLevel,
     corsOrigin: cors === undefined ? undefined : cors.split(",").map((s) => s.trim()),
     maxConnectionsPerIp: options.maxConnectionsPerIp as number,
+    dataDir: options.dataDir as string | undefined,
+    maxDataMb: options.maxDataMb as number,
+    syncAcks: options.syncAcks === true,
   };
 }
 

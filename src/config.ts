@@ -43,6 +43,19 @@ export interface ServerConfig {
   corsOrigin: string[] | undefined;
   /** Most simultaneous connections from one client address, 0 for no limit. Default 0. */
   maxConnectionsPerIp: number;
+  /**
+   * Embedded mode: the directory holding the inboxes. Default `$STATE_DIRECTORY` (systemd's
+   * `StateDirectory=`) when set, else `./chat-data`. Given explicitly in multi-host mode, an error.
+   */
+  dataDir: string | undefined;
+  /** Embedded mode: the database may grow to this many MiB; past it, sends are refused. Default 8192. */
+  maxDataMb: number;
+  /**
+   * Embedded mode: acknowledge a message only once it is flushed to the disk, so it survives a
+   * power loss too (by default it survives the death of every process, and reaches the disk
+   * within milliseconds). Default false.
+   */
+  syncAcks: boolean;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -61,6 +74,9 @@ export const DEFAULTS = Object.freeze({
   logLevel: "info",
   corsOrigin: undefined,
   maxConnectionsPerIp: 0,
+  dataDir: undefined,
+  maxDataMb: 8192,
+  syncAcks: false,
 } satisfies ServerConfig);
 
 /** A user mistake in the options: the CLI prints its message alone, without a stack. */
@@ -89,6 +105,14 @@ export function resolveConfig(partial: Partial<ServerConfig>): Readonly<ServerCo
   }
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(config.redisPrefix)) {
     throw new ConfigError("--redis-prefix must be 1-64 characters of A-Z a-z 0-9 _ . : -");
+  }
+  checkInteger("--max-data-mb", config.maxDataMb, 16, 1024 * 1024 * 1024);
+  if (isMultiHost(config)) {
+    if (config.dataDir !== undefined) {
+      throw new ConfigError("--data-dir is for embedded mode; multi-host mode keeps data in Redis");
+    }
+  } else {
+    config.dataDir ??= process.env.STATE_DIRECTORY?.split(":")[0] || "chat-data";
   }
   if (config.authSecret !== undefined && config.authSecret.length < 16) {
     throw new ConfigError("--auth-secret must be at least 16 characters");

@@ -7,6 +7,7 @@ import cluster from "node:cluster";
 import http from "node:http";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
+import type { Logger } from "pino";
 import { AddressLimiter } from "./cluster/address-limiter.js";
 import { forgetDeadWorkersPresence } from "./cluster/dead-worker-presence.js";
 import { createPeerDirectory, removePeerDirectory } from "./cluster/peer-directory.js";
@@ -16,8 +17,11 @@ import { ConfigError, isMultiHost, type ServerConfig } from "./config.js";
 import { createPrimaryRoutes } from "./http/primary-routes.js";
 import { createLogger } from "./logger.js";
 import { PrimaryMetrics } from "./metrics/primary-metrics.js";
-import { EmbeddedHub } from "./routing/embedded-hub.js";
 import { probeRedis } from "./routing/redis-connection.js";
+import { StoreOpenError } from "./store/chat-store.js";
+import { survivesFailedCommits } from "./store/commit-errors.js";
+import { type HeldDirectory, holdDataDirectory } from "./store/data-directory.js";
+import { StoreKeeper } from "./store/store-keeper.js";
 
 export interface RunningPrimary {
   port: number;
@@ -39,11 +43,17 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     execArgv: ["--max-semi-space-size=8", ...process.execArgv],
     serialization: "json",
   });
-  // Embedded mode: the workers' peer sockets live in a directory only this user can enter.
-  const peerDir = isMultiHost(config) ? undefined : await createPeerDirectory();
+  // Embedded mode: the data directory is checked and held before anything listens, and the
+  // workers' peer sockets live in a directory only this user can enter.
+  const storage = isMultiHost(config) ? undefined : await openStorage(config, logger);
+  const peerDir = storage ? await createPeerDirectory() : undefined;
   const pool = new WorkerPool(
     config.workers,
-    { CHAT_SERVER_CONFIG: JSON.stringify(config), CHAT_PEER_DIR: peerDir },
+    {
+      CHAT_SERVER_CONFIG: JSON.stringify(config),
+      CHAT_PEER_DIR: peerDir,
+      CHAT_STORE_FILE: storage?.held.file,
+    },
     logger,
   );
   pool.on("unstartable", (reason) => {
@@ -52,9 +62,9 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     console.error(`chat-server: the workers cannot start: ${reason}`);
     process.exit(1);
   });
-  const hub = isMultiHost(config) ? undefined : createHub(pool);
-  if (!hub) forgetDeadWorkersPresence(pool);
-  const metrics = new PrimaryMetrics(pool, hub);
+  if (storage) clearDeadWorkersPresence(pool, storage.keeper, logger);
+  else forgetDeadWorkersPresence(pool);
+  const metrics = new PrimaryMetrics(pool, storage?.keeper);
   let draining = false;
 
   const local = http.createServer(
@@ -90,7 +100,8 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     force.unref();
     // Leave a margin so the process is gone within the timeout even if workers must be killed.
     await pool.stop(Math.max(100, timeoutMs - 500));
-    hub?.close();
+    await storage?.keeper.close();
+    storage?.held.release();
     if (peerDir) removePeerDirectory(peerDir);
     server.close();
     logger.info("stopped");
@@ -107,7 +118,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
   });
   const port = await listen(server, config);
   logger.info(
-    { host: config.host, port, workers: config.workers, mode: hub ? "embedded" : "redis" },
+    { host: config.host, port, workers: config.workers, mode: storage ? "embedded" : "redis" },
     "listening",
   );
 
@@ -117,18 +128,44 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
   return { port, shutdown };
 }
 
-function createHub(pool: WorkerPool): EmbeddedHub {
-  const hub = new EmbeddedHub((workerId, ops) => {
-    const worker = pool.get(workerId);
-    if (worker) pool.send(worker, { t: "chat", ops });
+/** Holds and opens the data directory; a one-line `ConfigError` naming the path if it cannot. */
+async function openStorage(
+  config: ServerConfig,
+  logger: Logger,
+): Promise<{ held: HeldDirectory; keeper: StoreKeeper }> {
+  const directory = config.dataDir ?? "chat-data";
+  let held: HeldDirectory | undefined;
+  survivesFailedCommits();
+  try {
+    held = await holdDataDirectory(directory);
+    const keeper = new StoreKeeper({
+      file: held.file,
+      maxBytes: config.maxDataMb * 1024 * 1024,
+      logger,
+    });
+    await keeper.open();
+    logger.info({ dataDir: held.directory, syncAcks: config.syncAcks }, "data directory");
+    return { held, keeper };
+  } catch (error) {
+    held?.release();
+    if (error instanceof StoreOpenError) throw new ConfigError(`--data-dir: ${error.message}`);
+    throw error;
+  }
+}
+
+/** A worker is gone: its presence and watches leave the store, and its users' watchers learn. */
+function clearDeadWorkersPresence(pool: WorkerPool, keeper: StoreKeeper, logger: Logger): void {
+  pool.on("exit", (workerId) => {
+    keeper.workerGone(workerId).then(
+      (offline) => {
+        for (const [watcher, users] of offline) {
+          const worker = pool.get(watcher);
+          if (worker) pool.send(worker, { t: "offline", users });
+        }
+      },
+      (error: Error) => logger.warn({ err: error.message }, "could not clear a worker's presence"),
+    );
   });
-  pool.on("message", (worker, message) => {
-    if (message.t === "chat") hub.handle(worker.id, message.ops);
-    else if (message.t === "ready" && message.peerPath)
-      hub.workerReady(worker.id, message.peerPath);
-  });
-  pool.on("exit", (workerId) => hub.workerGone(workerId));
-  return hub;
 }
 
 /** An unreachable Redis at start-up is a user mistake: one line naming the address, exit 1. */

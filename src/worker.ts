@@ -54,10 +54,11 @@ io.engine.generateId = () => createSessionId(workerId);
 // session: no keep-alive. (Added after Socket.IO, which wraps the listeners present before it.)
 httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
 
-const { backend, embedded, redis, peerPath } = createBackend(config, workerId, logger);
+const { backend, embedded, redis } = createBackend(config, workerId, logger);
 const metrics = createWorkerMetrics({
   connectedSockets: () => io.engine.clientsCount,
   loggedInUsers: () => chat.onlineUserCount(),
+  watchedUsers: () => chat.watches.watchedUserCount(),
   backendUp: () => backend.isReady(),
 });
 const chat = new ChatService({
@@ -86,8 +87,8 @@ process.on("message", (message: unknown, handle: unknown) => {
       httpServer.emit("connection", handle);
       handle.unshift(Buffer.from(message.head, "latin1"));
       break;
-    case "chat":
-      embedded?.receive(message.ops);
+    case "offline":
+      embedded?.receive(message.users.map((user) => ["p", user, 0]));
       break;
     case "drain":
       void drain();
@@ -157,7 +158,7 @@ setInterval(
   () => tell({ t: "load", connections: io.engine.clientsCount, handshakes: handshakesReceived }),
   LOAD_REPORT_MS,
 ).unref();
-tell({ t: "ready", peerPath, presenceKey: redis?.worker });
+tell({ t: "ready", presenceKey: redis?.worker });
 started = true;
 
 /**

@@ -8,6 +8,10 @@ export interface ChatMetrics {
   stored(): void;
   error(code: string): void;
   rateLimited(): void;
+  /** A presence change reached `sockets` watching connections here. */
+  presence(sockets: number): void;
+  /** A presence change reached this worker although no connection here watches the user. */
+  presenceUnwatched(): void;
 }
 
 export const NO_METRICS: ChatMetrics = {
@@ -16,4 +20,6 @@ export const NO_METRICS: ChatMetrics = {
   stored() {},
   error() {},
   rateLimited() {},
+  presence() {},
+  presenceUnwatched() {},
 };

@@ -82,8 +82,13 @@ export class ChatService {
     });
     options.backend.onPresence((username, online) => {
       const watchers = this.watches.watchersOf(username);
-      if (!watchers) return;
+      if (!watchers) {
+        // Work spent here for nobody: the back-ends keep this at zero (bench and /metrics).
+        this.metrics.presenceUnwatched();
+        return;
+      }
       for (const socket of watchers) socket.emit(ServerEvent.Presence, { username, online });
+      this.metrics.presence(watchers.size);
     });
     options.backend.onTyping((from, to) => {
       for (const socket of this.sessions.sessionsOf(to) ?? []) {

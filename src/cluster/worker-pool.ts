@@ -14,8 +14,6 @@ export type WorkerState = "starting" | "ready" | "draining";
 
 export interface PooledWorker {
   id: number;
-  /** Small number unique among live workers (0, 1, …). */
-  slot: number;
   worker: Worker;
   state: WorkerState;
   /** Sessions open at the worker's last report. */
@@ -126,15 +124,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   private fork(): Promise<void> {
-    // A slot per live worker (reused after it exits) keeps the message ids workers make apart.
-    const used = new Set(this.all().map((w) => w.slot));
-    let slot = 0;
-    while (used.has(slot)) slot++;
-    const worker = cluster.fork({ ...this.env, CHAT_WORKER_SLOT: String(slot) });
+    const worker = cluster.fork(this.env);
     let startFailure: string | undefined;
     const entry: PooledWorker = {
       id: worker.id,
-      slot,
       worker,
       state: "starting",
       reportedSessions: 0,

@@ -1,6 +1,7 @@
 /**
  * /metrics for the whole host: the primary asks each ready worker for its metrics over IPC,
- * sums them with prom-client's aggregation, and adds its own (worker restarts, routing).
+ * sums them with prom-client's aggregation, and adds its own (worker restarts, the embedded
+ * database's size).
  * Workers that do not answer in time are left out of that scrape rather than failing it.
  */
 import {
@@ -13,7 +14,8 @@ import {
   Registry,
 } from "prom-client";
 import type { WorkerPool } from "../cluster/worker-pool.js";
-import type { EmbeddedHub } from "../routing/embedded-hub.js";
+import { listUsers } from "../store/presence-records.js";
+import type { StoreKeeper } from "../store/store-keeper.js";
 
 const SCRAPE_TIMEOUT_MS = 2000;
 
@@ -26,7 +28,7 @@ export class PrimaryMetrics {
 
   constructor(
     private readonly pool: WorkerPool,
-    hub: EmbeddedHub | undefined,
+    keeper: StoreKeeper | undefined,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: "chat_primary_" });
     new Counter({
@@ -46,44 +48,43 @@ export class PrimaryMetrics {
         this.set(pool.readyCount());
       },
     });
-    if (hub) {
+    if (keeper) {
+      const { store } = keeper;
       new Gauge({
         name: "chat_online_users",
         help: "Distinct users online on this host (embedded mode)",
         registers: [this.registry],
         collect() {
-          this.set(hub.presence.size());
+          store.refresh();
+          this.set(listUsers(store.presence, Number.MAX_SAFE_INTEGER).length);
         },
       });
-      const counters: [string, string, () => number][] = [
-        [
-          "chat_ipc_batches_total",
-          "IPC batches the primary sent to workers",
-          () => hub.stats.batchesOut,
-        ],
-        [
-          "chat_ipc_batches_in_total",
-          "IPC batches the primary received from workers",
-          () => hub.stats.batchesIn,
-        ],
-        ["chat_stored_messages_total", "Messages appended to inboxes", () => hub.stats.messages],
-        [
-          "chat_forwarded_messages_total",
-          "Messages the primary forwarded because the sender's worker could not reach a recipient's worker",
-          () => hub.stats.forwarded,
-        ],
-      ];
-      for (const [name, help, read] of counters) {
-        new Counter({
-          name,
-          help,
-          registers: [this.registry],
-          collect() {
-            this.reset();
-            this.inc(read());
-          },
-        });
-      }
+      new Gauge({
+        name: "chat_store_file_bytes",
+        help: "Size of the embedded database file on disk",
+        registers: [this.registry],
+        collect() {
+          this.set(keeper.size().fileBytes);
+        },
+      });
+      new Gauge({
+        name: "chat_store_kept_messages",
+        help: "Messages kept in the embedded database (a message counts in both inboxes)",
+        registers: [this.registry],
+        collect() {
+          store.refresh();
+          this.set(keeper.size().messages);
+        },
+      });
+      new Counter({
+        name: "chat_store_expired_messages_total",
+        help: "Messages removed from the embedded database because they were older than 7 days",
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(keeper.expired);
+        },
+      });
     }
     pool.on("message", (_worker, message) => {
       if (message.t === "metrics")

@@ -8,6 +8,7 @@ import type { ChatMetrics } from "../chat/chat-metrics.js";
 export interface WorkerGauges {
   connectedSockets: () => number;
   loggedInUsers: () => number;
+  watchedUsers: () => number;
   backendUp: () => boolean;
 }
 
@@ -67,6 +68,24 @@ export function createWorkerMetrics(gauges: WorkerGauges): {
     help: "Client events refused by the per-connection rate limit",
     registers: [registry],
   });
+  new Gauge({
+    name: "chat_watched_users",
+    help: "Users watched by at least one connection, counted once per worker",
+    registers: [registry],
+    collect() {
+      this.set(gauges.watchedUsers());
+    },
+  });
+  const presenceEvents = new Counter({
+    name: "chat_presence_events_total",
+    help: "`presence` events emitted to watching sockets",
+    registers: [registry],
+  });
+  const presenceUnwatched = new Counter({
+    name: "chat_presence_unwatched_total",
+    help: "Presence changes that reached a worker where no connection watches the user",
+    registers: [registry],
+  });
   const latency = new Histogram({
     name: "chat_delivery_latency_seconds",
     help: "From acceptance of a message to its emission to the recipient's sockets",
@@ -82,6 +101,8 @@ export function createWorkerMetrics(gauges: WorkerGauges): {
     stored: () => stored.inc(),
     error: (code) => errors.inc({ code }),
     rateLimited: () => rateLimited.inc(),
+    presence: (sockets) => presenceEvents.inc(sockets),
+    presenceUnwatched: () => presenceUnwatched.inc(),
   };
   return { registry, chat };
 }

@@ -54,7 +54,11 @@ export interface Backend {
   watch(users: string[]): Promise<string[]>;
   /** No connection on this worker watches these users any more. */
   unwatch(users: string[]): void;
-  /** A user this worker watches: first session anywhere logged in (true) / last one left (false). */
+  /**
+   * A user this worker watches: first session anywhere logged in (true) / last one left (false).
+   * A change that reaches the worker for a user nobody here watches (any more) is passed on too:
+   * the chat layer counts it (it should not happen) and drops it.
+   */
   onPresence(handler: (user: string, online: boolean) => void): void;
   /** Relays a typing hint to `to`'s sessions wherever they are; never stored; fire and forget. */
   typing(from: string, to: string): void;

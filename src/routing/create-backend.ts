@@ -1,11 +1,12 @@
 /**
- * Builds the worker's back-end: the primary and the other workers over IPC and the peer mesh
- * (embedded mode), or Redis (multi-host mode).
+ * Builds the worker's back-end: the host's embedded database and the peer mesh (embedded mode),
+ * or Redis (multi-host mode).
  */
 import os from "node:os";
 import type { Logger } from "pino";
-import type { HubRequest } from "../cluster/ipc.js";
 import { isMultiHost, type ServerConfig } from "../config.js";
+import { ChatStore } from "../store/chat-store.js";
+import { survivesFailedCommits } from "../store/commit-errors.js";
 import type { Backend } from "./backend.js";
 import { EmbeddedBackend } from "./embedded-backend.js";
 import { PeerMesh } from "./peer-mesh.js";
@@ -13,12 +14,10 @@ import { createRedisBackend, type RedisBackend } from "./redis-backend.js";
 
 export interface WorkerBackend {
   backend: Backend;
-  /** Present in embedded mode: it takes the primary's chat batches. */
+  /** Present in embedded mode: it takes presence changes the primary tells of. */
   embedded: EmbeddedBackend | undefined;
   /** Present in multi-host mode. */
   redis: RedisBackend | undefined;
-  /** The Unix socket other workers reach this one on (embedded mode). */
-  peerPath: string | undefined;
 }
 
 export function createBackend(
@@ -36,24 +35,29 @@ export function createBackend(
       workerId,
       logger,
     });
-    return { backend, embedded: undefined, redis: backend, peerPath: undefined };
+    return { backend, embedded: undefined, redis: backend };
   }
+  // The primary has checked, created and locked the data directory before forking.
+  survivesFailedCommits();
+  const store = new ChatStore({
+    file: process.env.CHAT_STORE_FILE ?? "",
+    maxBytes: config.maxDataMb * 1024 * 1024,
+  });
   const mesh = new PeerMesh(
     workerId,
     process.env.CHAT_PEER_DIR ?? os.tmpdir(),
-    (messages) => embedded.receiveFromPeer(messages),
+    {
+      frames: (frames) => embedded.receive(frames),
+      peerConnected: () => embedded.catchUp(),
+    },
     logger,
   );
-  const embedded = new EmbeddedBackend(
-    { send: sendToPrimary, connected: () => process.connected },
+  const embedded = new EmbeddedBackend({
+    store,
     mesh,
     workerId,
-    Number(process.env.CHAT_WORKER_SLOT ?? 0),
-  );
-  return { backend: embedded, embedded, redis: undefined, peerPath: mesh.socketPath };
-}
-
-function sendToPrimary(ops: HubRequest[], written: (error?: Error | null) => void): void {
-  if (process.connected && process.send) process.send({ t: "chat", ops }, undefined, {}, written);
-  else written(new Error("disconnected from the primary"));
+    logger,
+    syncAcks: config.syncAcks,
+  });
+  return { backend: embedded, embedded, redis: undefined };
 }

@@ -1,288 +1,375 @@
 /**
- * The worker's side of embedded mode: the `Backend` interface over the primary's `EmbeddedHub`
- * (cluster IPC) and the other workers (the peer mesh).
+ * The `Backend` of embedded mode: every worker reads and writes the host's embedded database
+ * itself, and hands live traffic straight to the other workers over the peer mesh. The primary
+ * is not on the message path.
  *
- * Sending a message takes no round trip: this worker gives it its id, delivers it to the
- * recipient's sessions here and sends it straight to the other workers holding them (from its
- * copy of the host's presence), then hands it to the primary's inbox. The client is acknowledged
- * once that hand-off is written to the IPC channel: from then on the primary receives it even if
- * this worker dies. Store hand-offs are batched over a few milliseconds; anything else (log in,
- * log out) flushes the batch at once, so the primary sees every operation in order.
- *
- * A message this worker cannot deliver itself (the recipient looks offline, or a peer channel is
- * not open) goes through the primary, which forwards it. For a short while after that, later
- * messages to the same recipient take the same path, so they cannot overtake it.
+ * One message path, as in multi-host mode: store, then route. The sends of one event-loop turn
+ * are stored in one write transaction, which also hands out their ids (in commit order across the
+ * host) and reads where the recipient and the sender are online; once it has committed, each
+ * message goes to the workers holding the recipient's sessions and the sender's other sessions,
+ * and the client gets its acknowledgement. A receiving worker keeps each user's messages in
+ * inbox order with `DeliveryChains`, reading from the store whatever it has not been handed.
  */
-import type { HubRequest, HubResponse } from "../cluster/ipc.js";
-import { MessageIdGenerator } from "../inbox/message-id.js";
-import { PresenceReplica } from "../presence/presence-replica.js";
+import type { Logger } from "pino";
 import type { NewMessage } from "../protocol.js";
+import type { ChatStore, StoredMessage } from "../store/chat-store.js";
+import {
+  type Id,
+  INBOX_LIMITS,
+  type InboxLimits,
+  InboxWriter,
+  idText,
+  parseId,
+  readAfter,
+} from "../store/inbox-records.js";
+import { addPair, listUsers, removePair, workersOf } from "../store/presence-records.js";
 import {
   type Backend,
   BackendUnavailableError,
   type Delivery,
   type SendResult,
 } from "./backend.js";
-import type { PeerMesh } from "./peer-mesh.js";
+import { DeliveryChains } from "./delivery-chains.js";
+import type { PeerFrame, PeerMesh } from "./peer-mesh.js";
+import { TurnBatcher } from "./turn-batcher.js";
 
-const REQUEST_TIMEOUT_MS = 5_000;
-/** How long store hand-offs wait for company; the sender's acknowledgement waits as long. */
-const STORE_BATCH_MS = 10;
-const MAX_BATCH = 512;
-/** How long a recipient's messages keep going through the primary after one had to. */
-const DETOUR_MS = 250;
-/** Id sequence numbers are spread over this many slots, one per live worker. */
-export const ID_SLOTS = 2048;
+/** While the store fails, a write is tried this often to notice that it works again. */
+const PROBE_INTERVAL_MS = 1000;
 
-interface PendingReplay {
-  resolve: (messages: NewMessage[]) => void;
+interface PendingSend {
+  from: string;
+  to: string;
+  text: string;
+  session: string | undefined;
+  resolve: (result: SendResult) => void;
   reject: (error: Error) => void;
-  at: number;
 }
 
-type Written = (error?: Error | null) => void;
+interface Stored {
+  id: Id;
+  sentAt: number;
+  toWorkers: number[];
+  fromWorkers: number[];
+  prevTo: Id | null;
+  prevFrom: Id | null;
+}
 
-export interface HubLink {
-  /** Sends one batch; `written` is called once it is in the channel (or with an error). */
-  send(ops: HubRequest[], written: Written): void;
-  connected(): boolean;
+export interface EmbeddedBackendOptions {
+  store: ChatStore;
+  mesh: PeerMesh;
+  workerId: number;
+  logger: Logger;
+  limits?: InboxLimits;
+  /** Acknowledge only once the commit is flushed to the disk (survives power loss). */
+  syncAcks?: boolean;
 }
 
 export class EmbeddedBackend implements Backend {
-  private ops: HubRequest[] = [];
-  /** Sends waiting for their batch to be written, in batch order. */
-  private unwritten: Written[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
-  private flushImmediate: NodeJS.Immediate | undefined;
-  private readonly replays = new Map<number, PendingReplay>();
-  /** Every worker follows the host's presence, so a watch is a local filter on its changes. */
-  private readonly presence = new PresenceReplica((user, online) => {
-    if (this.watched.has(user)) this.presenceHandler(user, online);
-  });
+  private readonly store: ChatStore;
+  private readonly mesh: PeerMesh;
+  private readonly self: number;
+  private readonly limits: InboxLimits;
+  readonly chains: DeliveryChains;
+  private readonly sends = new TurnBatcher<PendingSend>((batch) => this.storeBatch(batch));
+  /** Log-ins registering now: replays wait for them. */
+  private readonly registrations = new Map<string, Promise<void>>();
   private readonly watched = new Set<string>();
+  private deliver: (delivery: Delivery) => void = () => {};
   private presenceHandler: (user: string, online: boolean) => void = () => {};
   private typingHandler: (from: string, to: string) => void = () => {};
-  private readonly ids: MessageIdGenerator;
-  /** Recipients whose messages go through the primary until the given time. */
-  private readonly detours = new Map<string, number>();
-  private nextRef = 1;
-  private deliverHandler: (delivery: Delivery) => void = () => {};
-  private readonly timeoutSweep: NodeJS.Timeout;
+  private readonly readyHandlers: ((ready: boolean) => void)[] = [];
+  private ready = false;
+  private closed = false;
+  private probeTimer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly link: HubLink,
-    private readonly mesh: PeerMesh,
-    private readonly workerId: number,
-    slot: number,
-  ) {
-    this.ids = new MessageIdGenerator(slot, ID_SLOTS);
-    this.timeoutSweep = setInterval(() => {
-      this.failOverdue();
-      const now = Date.now();
-      for (const [user, until] of this.detours) if (until <= now) this.detours.delete(user);
-    }, 1000).unref();
+  constructor(private readonly options: EmbeddedBackendOptions) {
+    this.store = options.store;
+    this.mesh = options.mesh;
+    this.self = options.workerId;
+    this.limits = options.limits ?? INBOX_LIMITS;
+    this.chains = new DeliveryChains(
+      (user, after) => {
+        this.store.refresh();
+        return readAfter(this.store, user, after, this.limits.maxPerUser).map((entry) => ({
+          message: entry.message,
+          exceptSession: entry.session,
+        }));
+      },
+      (delivery) => this.deliver(delivery),
+    );
   }
 
   async start(): Promise<void> {
     await this.mesh.listen();
+    this.setReady(true);
   }
 
-  /** Feeds one batch from the primary. */
-  receive(ops: HubResponse[]): void {
-    for (const op of ops) {
-      switch (op[0]) {
-        case "deliver":
-          this.deliver(op[1]);
+  /** Frames from a peer worker (or from this one). */
+  receive(frames: PeerFrame[]): void {
+    for (const frame of frames) {
+      switch (frame[0]) {
+        case "m":
+          this.chains.receive(frame[1], frame[2], {
+            message: frame[3],
+            exceptSession: frame[4] ?? undefined,
+          });
           break;
-        case "copy":
-          this.deliverHandler({ user: op[1].from, message: op[1], exceptSession: op[2] });
+        case "p":
+          // Unwatched here by now (a stale registry entry): the chat layer counts and drops it.
+          this.presenceHandler(frame[1], frame[2] === 1);
           break;
-        case "typing":
-          this.typingHandler(op[1], op[2]);
-          break;
-        case "replayed": {
-          const pending = this.replays.get(op[1]);
-          this.replays.delete(op[1]);
-          pending?.resolve(op[2]);
-          break;
-        }
-        case "presence":
-          this.presence.reset(op[1]);
-          break;
-        case "moves":
-          this.presence.apply(op[1]);
-          break;
-        case "peers":
-          this.mesh.setPeers(op[1]);
+        case "t":
+          this.typingHandler(frame[1], frame[2]);
           break;
       }
     }
   }
 
-  /** Messages that other workers sent straight here. */
-  receiveFromPeer(messages: NewMessage[]): void {
-    for (const message of messages) this.deliver(message);
+  /** A peer (re)opened its channel to this worker: hand-offs may have been lost before. */
+  catchUp(): void {
+    this.chains.catchUp();
   }
 
   addPresence(user: string): void {
-    this.presence.joined(user, this.workerId);
-    this.queue(["join", user], true);
+    this.chains.expect(user);
+    const registration = this.store
+      .transaction(() => {
+        const wasOnline = workersOf(this.store.presence, user).length > 0;
+        addPair(this.store.presence, user, this.self);
+        return {
+          tip: this.store.users.get(user)?.tip ?? null,
+          watchers: wasOnline ? [] : workersOf(this.store.watches, user),
+        };
+      })
+      .then(
+        ({ tip, watchers }) => {
+          this.chains.started(user, tip);
+          for (const worker of watchers) this.handOff(worker, ["p", user, 1]);
+        },
+        (error: unknown) => {
+          this.chains.forget(user);
+          throw this.failed(error);
+        },
+      );
+    this.registrations.set(user, registration);
+    const forget = () => {
+      if (this.registrations.get(user) === registration) this.registrations.delete(user);
+    };
+    registration.then(forget, forget);
   }
 
   removePresence(user: string): void {
-    this.presence.left(user, this.workerId);
-    this.queue(["leave", user], true);
+    this.chains.forget(user);
+    this.store
+      .transaction(() => {
+        removePair(this.store.presence, user, this.self);
+        if (workersOf(this.store.presence, user).length > 0) return [];
+        return workersOf(this.store.watches, user);
+      })
+      .then(
+        (watchers) => {
+          for (const worker of watchers) this.handOff(worker, ["p", user, 0]);
+        },
+        (error: unknown) => this.failed(error),
+      );
   }
 
-  replay(user: string, since: string | undefined): Promise<NewMessage[]> {
-    if (!this.link.connected()) return Promise.reject(unreachable());
-    const ref = this.nextRef++;
-    return new Promise((resolve, reject) => {
-      this.replays.set(ref, { resolve, reject, at: Date.now() });
-      this.queue(["replay", ref, user, since ?? null], true);
-    });
+  async replay(user: string, since: string | undefined): Promise<NewMessage[]> {
+    if (!this.ready) throw unavailable();
+    await this.registrations.get(user);
+    try {
+      return await this.store.transaction(() => {
+        const record = this.store.users.get(user);
+        if (!record) return [];
+        const after = since === undefined ? record.cursor : parseId(since);
+        const entries = readAfter(this.store, user, after, this.limits.maxPerUser);
+        if (record.cursor !== record.tip) {
+          record.cursor = record.tip;
+          this.store.users.put(user, record);
+        }
+        return entries.map((entry) => entry.message);
+      });
+    } catch (error) {
+      throw this.failed(error);
+    }
   }
 
   send(from: string, to: string, text: string, session?: string): Promise<SendResult> {
-    if (!this.link.connected()) return Promise.reject(unreachable());
-    const sentAt = Date.now();
-    const message: NewMessage = { id: this.ids.next(sentAt), from, to, message: text, sentAt };
-    const holders = this.presence.holdersOf(to);
-    const reached = this.deliverDirectly(message, holders, sentAt);
-    const status = holders && holders.length > 0 ? "delivered" : "stored";
-    const detour = reached.length < (holders?.length ?? 0) || !holders;
-    if (detour) this.detours.set(to, sentAt + DETOUR_MS);
-    this.queue(["store", message.id, from, to, text, sentAt, reached], detour);
-    if (from !== to) {
-      // The sender's other sessions: those here at once, the others through the primary.
-      if (this.presence.holdersOf(from)?.includes(this.workerId)) {
-        this.deliverHandler({ user: from, message, exceptSession: session });
-      }
-      this.queue(["copy", message.id, session ?? ""], false);
-    }
+    if (!this.ready || this.closed) return Promise.reject(unavailable());
     return new Promise((resolve, reject) => {
-      this.unwritten.push((error) =>
-        error ? reject(unreachable()) : resolve({ message, status }),
-      );
+      this.sends.push({ from, to, text, session, resolve, reject });
     });
   }
 
-  /** Delivers here and over the mesh where possible; returns the workers reached. */
-  private deliverDirectly(
-    message: NewMessage,
-    holders: readonly number[] | undefined,
-    now: number,
-  ): number[] {
-    const reached: number[] = [];
-    if (!holders || (this.detours.get(message.to) ?? 0) > now) return reached;
-    this.detours.delete(message.to);
-    for (const worker of holders) {
-      if (worker === this.workerId) {
-        this.deliver(message);
-        reached.push(worker);
-      } else if (this.mesh.reaches(worker)) {
-        this.mesh.send(worker, message);
-        reached.push(worker);
-      }
-    }
-    return reached;
-  }
-
   async listUsers(limit: number): Promise<string[]> {
-    return this.presence.list(limit);
-  }
-
-  onDeliver(handler: (delivery: Delivery) => void): void {
-    this.deliverHandler = handler;
+    this.store.refresh();
+    return listUsers(this.store.presence, limit);
   }
 
   async watch(users: string[]): Promise<string[]> {
-    for (const user of users) this.watched.add(user);
-    return users.filter((user) => this.presence.holdersOf(user) !== undefined);
+    const fresh = users.filter((user) => !this.watched.has(user));
+    for (const user of fresh) this.watched.add(user);
+    try {
+      return await this.store.transaction(() => {
+        for (const user of fresh) addPair(this.store.watches, user, this.self);
+        return users.filter((user) => workersOf(this.store.presence, user).length > 0);
+      });
+    } catch (error) {
+      for (const user of fresh) this.watched.delete(user);
+      throw this.failed(error);
+    }
   }
 
   unwatch(users: string[]): void {
-    for (const user of users) this.watched.delete(user);
+    const gone = users.filter((user) => this.watched.delete(user));
+    if (gone.length === 0) return;
+    this.store
+      .transaction(() => {
+        for (const user of gone) removePair(this.store.watches, user, this.self);
+      })
+      .catch((error: unknown) => this.failed(error));
+  }
+
+  typing(from: string, to: string): void {
+    for (const worker of workersOf(this.store.presence, to)) this.handOff(worker, ["t", from, to]);
+  }
+
+  onDeliver(handler: (delivery: Delivery) => void): void {
+    this.deliver = handler;
   }
 
   onPresence(handler: (user: string, online: boolean) => void): void {
     this.presenceHandler = handler;
   }
 
-  typing(from: string, to: string): void {
-    const holders = this.presence.holdersOf(to);
-    if (!holders) return;
-    if (holders.includes(this.workerId)) this.typingHandler(from, to);
-    if (holders.some((worker) => worker !== this.workerId)) this.queue(["typing", from, to], true);
-  }
-
   onTyping(handler: (from: string, to: string) => void): void {
     this.typingHandler = handler;
   }
 
-  /** A message for its recipient's sessions here. */
-  private deliver(message: NewMessage): void {
-    this.deliverHandler({ user: message.to, message });
-  }
-
-  onReadyChange(): void {
-    // The primary is this process's parent: when it is gone, so is this worker.
+  onReadyChange(handler: (ready: boolean) => void): void {
+    this.readyHandlers.push(handler);
   }
 
   isReady(): boolean {
-    return this.link.connected();
+    return this.ready;
+  }
+
+  flush(): void {
+    this.sends.flush();
   }
 
   async close(): Promise<void> {
-    this.flush();
+    this.sends.flush();
+    this.closed = true;
+    clearInterval(this.probeTimer);
+    // What this worker committed is durable already; its presence is removed by the primary
+    // when it exits. Wait for the writes in flight so their acknowledgements go out.
+    await this.store.root.committed;
     this.mesh.close();
-    clearInterval(this.timeoutSweep);
-    for (const [ref, pending] of this.replays) {
-      this.replays.delete(ref);
-      pending.reject(new BackendUnavailableError("worker is shutting down"));
-    }
   }
 
-  /** Queues an operation for the primary; `urgent` ones go at the end of this turn. */
-  private queue(op: HubRequest, urgent: boolean): void {
-    this.ops.push(op);
-    if (urgent || this.ops.length >= MAX_BATCH) {
-      this.flushImmediate ??= setImmediate(this.flush);
-    } else {
-      this.flushTimer ??= setTimeout(this.flush, STORE_BATCH_MS);
-    }
-  }
-
-  readonly flush = (): void => {
-    clearTimeout(this.flushTimer);
-    if (this.flushImmediate) clearImmediate(this.flushImmediate);
-    this.flushTimer = undefined;
-    this.flushImmediate = undefined;
-    if (this.ops.length === 0) return;
-    const ops = this.ops;
-    const settle = this.unwritten;
-    this.ops = [];
-    this.unwritten = [];
-    if (!this.link.connected()) {
-      for (const done of settle) done(unreachable());
+  /** Stores a turn's sends in one transaction, then routes and acknowledges them. */
+  private storeBatch(batch: PendingSend[]): void {
+    if (!this.ready) {
+      for (const pending of batch) pending.reject(unavailable());
       return;
     }
-    this.link.send(ops, (error) => {
-      for (const done of settle) done(error);
+    const committed = this.store.transaction(() => {
+      const writer = new InboxWriter(this.store, this.limits);
+      const now = Date.now();
+      const stored = batch.map((pending) => this.storeOne(writer, pending, now));
+      writer.finish();
+      return stored;
     });
-  };
+    const durable = this.options.syncAcks
+      ? committed.then(async (stored) => {
+          await this.store.flushed();
+          return stored;
+        })
+      : committed;
+    durable.then(
+      (stored) => {
+        for (const [i, pending] of batch.entries()) this.route(pending, stored[i] as Stored);
+      },
+      (error: unknown) => {
+        const reason = this.failed(error);
+        for (const pending of batch) pending.reject(reason);
+      },
+    );
+  }
 
-  /** Replays are kept in ref order, so the overdue ones are at the front. */
-  private failOverdue(): void {
-    const cutoff = Date.now() - REQUEST_TIMEOUT_MS;
-    for (const [ref, pending] of this.replays) {
-      if (pending.at > cutoff) break;
-      this.replays.delete(ref);
-      pending.reject(new BackendUnavailableError("no answer from the primary process"));
+  private storeOne(writer: InboxWriter, pending: PendingSend, now: number): Stored {
+    const { from, to, text, session } = pending;
+    const id = writer.nextId(now);
+    const toWorkers = workersOf(this.store.presence, to);
+    const value: StoredMessage = [from, to, text, now];
+    const prevTo = writer.append(to, id, value, toWorkers.length > 0);
+    if (from === to) {
+      return { id, sentAt: now, toWorkers, fromWorkers: [], prevTo, prevFrom: null };
     }
+    const fromWorkers = workersOf(this.store.presence, from);
+    const copy: StoredMessage = session === undefined ? value : [from, to, text, now, session];
+    // The sender has seen what it sent: a log in without `since` does not replay it.
+    const prevFrom = writer.append(from, id, copy, true);
+    return { id, sentAt: now, toWorkers, fromWorkers, prevTo, prevFrom };
+  }
+
+  private route(pending: PendingSend, stored: Stored): void {
+    const { from, to, text, session } = pending;
+    const message: NewMessage = {
+      id: idText(stored.id),
+      from,
+      to,
+      message: text,
+      sentAt: stored.sentAt,
+    };
+    for (const worker of stored.toWorkers) {
+      this.handOff(worker, ["m", to, stored.prevTo, message, null]);
+    }
+    for (const worker of stored.fromWorkers) {
+      this.handOff(worker, ["m", from, stored.prevFrom, message, session ?? null]);
+    }
+    pending.resolve({ message, status: stored.toWorkers.length > 0 ? "delivered" : "stored" });
+  }
+
+  private handOff(worker: number, frame: PeerFrame): void {
+    if (worker === this.self) this.receive([frame]);
+    else this.mesh.send(worker, frame);
+  }
+
+  /** A write failed: unready until a probe write succeeds again. */
+  private failed(error: unknown): BackendUnavailableError {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (this.ready) {
+      this.options.logger.error({ err: reason }, "storage write failed; not ready");
+      this.setReady(false);
+      this.probeTimer = setInterval(() => this.probe(), PROBE_INTERVAL_MS);
+      this.probeTimer.unref();
+    }
+    return new BackendUnavailableError(`storage unavailable: ${reason}`);
+  }
+
+  private probe(): void {
+    this.store
+      .transaction(() => this.store.meta.put("probe", Date.now()))
+      .then(
+        () => {
+          if (this.ready || this.closed) return;
+          clearInterval(this.probeTimer);
+          this.options.logger.info("storage writable again; ready");
+          this.setReady(true);
+        },
+        () => {},
+      );
+  }
+
+  private setReady(ready: boolean): void {
+    if (ready === this.ready) return;
+    this.ready = ready;
+    for (const handler of this.readyHandlers) handler(ready);
   }
 }
 
-function unreachable(): BackendUnavailableError {
-  return new BackendUnavailableError("primary process unreachable");
+function unavailable(): BackendUnavailableError {
+  return new BackendUnavailableError("storage unavailable");
 }

@@ -125,8 +125,9 @@ describe("web client in Chromium", () => {
     const bob = uniqueName("bob");
     const a = await openPage();
     const b = await openPage({ query: "?transport=polling", viewport: PHONE });
-    await logIn(a, alice);
+    // bob first: alice's page lists who is online when she logs in.
     await logIn(b, bob);
+    await logIn(a, alice);
     await eventually(async () =>
       assert.equal(
         await b.getByTestId("connection-state").getAttribute("data-transport"),
@@ -178,6 +179,83 @@ describe("web client in Chromium", () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await a.screenshot({ path: path.join(ARTIFACTS, "web-client-conversation.png") });
     await b.screenshot({ path: path.join(ARTIFACTS, "web-client-phone-polling.png") });
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("two pages see each other come online and go offline, and see typing, without reloading", async () => {
+    const alice = uniqueName("alice");
+    const bob = uniqueName("bob");
+    const a = await openPage();
+    await logIn(a, alice);
+    await a.getByTestId("recipient").fill(bob);
+    await eventually(async () =>
+      assert.match((await a.getByTestId("peer-status").textContent()) ?? "", /offline/),
+    );
+    const b = await openPage({ viewport: PHONE });
+    await logIn(b, bob);
+    // Each sees the other online: alice through her watch of bob, bob from the list at log in.
+    await a.getByTestId("user-list").getByRole("button", { name: bob }).waitFor();
+    assert.equal(await a.getByTestId("peer-status").textContent(), "online");
+    await b.getByTestId("user-list").getByRole("button", { name: alice }).click();
+
+    // bob types: alice's page says so, until his message comes.
+    const indicator = a.getByTestId("typing-indicator");
+    assert.equal(await indicator.isVisible(), false);
+    await b.getByTestId("message-input").pressSequentially("Hel", { delay: 30 });
+    await indicator.waitFor({ state: "visible" });
+    assert.equal(await indicator.textContent(), `${bob} is typing…`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await a.screenshot({ path: path.join(ARTIFACTS, "web-client-typing.png") });
+    await b.getByTestId("message-input").pressSequentially("lo!", { delay: 30 });
+    await b.getByTestId("message-input").press("Enter");
+    await waitForTexts(a, ["Hello!"]);
+    await indicator.waitFor({ state: "hidden" });
+    assert.equal(await b.getByTestId("typing-indicator").isVisible(), false);
+
+    // bob's page closes: alice sees him go offline.
+    await b.close();
+    await a.getByTestId("user-list").getByRole("button", { name: bob }).waitFor({
+      state: "detached",
+    });
+    await eventually(async () =>
+      assert.match((await a.getByTestId("peer-status").textContent()) ?? "", /offline/),
+    );
+    await a.screenshot({ path: path.join(ARTIFACTS, "web-client-presence-offline.png") });
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("a second device of the same user shows what the first one sent; a new one, the whole conversation", async () => {
+    const alice = uniqueName("alice");
+    const bob = uniqueName("bob");
+    const laptop = await openPage();
+    const phone = await openPage({ viewport: PHONE });
+    const b = await openPage();
+    await logIn(laptop, alice);
+    await logIn(phone, alice);
+    await logIn(b, bob);
+    await sendTo(laptop, bob, "Sent from the laptop");
+    await waitForTexts(b, ["Sent from the laptop"]);
+    // The phone had nothing open: the conversation with bob opens there with alice's message.
+    await waitForTexts(phone, ["Sent from the laptop"]);
+    assert.equal(await phone.getByTestId("recipient").inputValue(), bob);
+    await b.getByTestId("message-input").fill("Got it");
+    await b.getByTestId("message-input").press("Enter");
+    const conversation = ["Sent from the laptop", "Got it"];
+    await waitForTexts(phone, conversation);
+    await waitForTexts(laptop, conversation);
+    // The laptop shows its own message once (not again as a copy).
+    await laptop.reload();
+    await waitConnected(laptop);
+    await waitForTexts(laptop, conversation);
+
+    // A device that never saw any of it: the same conversation, after log in.
+    const tablet = await openPage();
+    await logIn(tablet, alice);
+    await tablet.getByTestId("conversation-list").getByRole("button", { name: bob }).waitFor();
+    await waitForTexts(tablet, conversation);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await phone.screenshot({ path: path.join(ARTIFACTS, "web-client-second-device.png") });
+    await tablet.screenshot({ path: path.join(ARTIFACTS, "web-client-new-device.png") });
     assert.deepEqual(pageErrors, []);
   });
 
@@ -370,7 +448,9 @@ describe("web client in Chromium", () => {
       await probe.waitForHosts(alice, [hostOf(aliceServer)]);
       await probe.waitForHosts(bob, [hostOf(bobServer)]);
 
-      // alice finds bob, on the other host, among the people online.
+      // alice writes bob's name; her page follows his presence, and he shows among the people
+      // online (he is on the other host).
+      await a.getByTestId("recipient").fill(bob);
       await a
         .getByTestId("user-list")
         .getByRole("button", { name: bob })

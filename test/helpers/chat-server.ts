@@ -4,6 +4,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { killOnExit, stopWithin } from "./processes.js";
@@ -22,10 +24,17 @@ export interface ChatServerOptions {
   port?: number;
   /** Wait for /readyz 200 (default true). */
   waitReady?: boolean;
+  /**
+   * Embedded mode's data directory; default a new temporary one per server (removed when the
+   * test process exits). Pass the same one again to restart a server on its data.
+   */
+  dataDir?: string;
 }
 
 export interface ChatServer {
   url: string;
+  /** Embedded mode's data directory (undefined in multi-host mode). */
+  dataDir: string | undefined;
   port: number;
   proc: ChildProcess;
   /** Every stdout/stderr line so far (JSON log lines and anything else). */
@@ -41,7 +50,18 @@ export interface ChatServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** A new temporary data directory, removed when this test process exits. */
+export function tempDataDir(): string {
+  const directory = mkdtempSync(path.join(os.tmpdir(), "chat-data-test-"));
+  process.once("exit", () => rmSync(directory, { recursive: true, force: true }));
+  return directory;
+}
+
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
+  const extra = options.args ?? [];
+  const multiHost = extra.some((arg) => arg.startsWith("--redis"));
+  const dataDir =
+    multiHost || extra.includes("--data-dir") ? undefined : (options.dataDir ?? tempDataDir());
   const args = [
     CLI,
     "start",
@@ -53,7 +73,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     String(options.workers ?? 2),
     "--log-level",
     "info",
-    ...(options.args ?? []),
+    ...(dataDir === undefined ? [] : ["--data-dir", dataDir]),
+    ...extra,
   ];
   const proc = spawn(process.execPath, args, {
     env: { ...process.env, ...options.env },
@@ -86,13 +107,14 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         proc.kill("SIGKILL");
-        reject(new Error(`chat-server not listening within 20 s:\n${output.join("\n")}`));
-      }, 20_000);
+        reject(new Error(`chat-server not listening within 60 s:\n${output.join("\n")}`));
+      }, 60_000);
     }),
   ]).finally(() => clearTimeout(timer));
   const url = `http://127.0.0.1:${port}`;
   server = {
     url,
+    dataDir,
     port,
     proc,
     output,
@@ -106,9 +128,10 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   };
   if (options.waitReady !== false) {
     try {
-      await waitForReady(url, 20_000);
+      // Deadlines against a hang, not a speed check: a loaded machine starts workers slowly.
+      await waitForReady(url, 60_000);
       // Ready means one worker can serve; tests that spread clients want every worker up.
-      await waitForLog(server, (log) => log.msg === "all workers started", 20_000);
+      await waitForLog(server, (log) => log.msg === "all workers started", 60_000);
     } catch (error) {
       // Not left running: its pipes would keep the test process alive after the failure.
       for (const pid of server.workerPids()) killQuietly(pid);

@@ -1,10 +1,11 @@
 /**
- * Kills what a test started when the test process ends, however it ends: normally, on a failed
- * assertion, or on the SIGTERM the test runner sends a file that ran past its time limit. A
- * failed run leaves no server behind.
+ * Kills what a test started when the test file is done or its process ends, however it ends:
+ * normally, on a failed assertion, or on the SIGTERM the test runner sends a file that ran past
+ * its time limit. A failed run leaves no server behind, and a leaked one cannot hold it open.
  */
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { after } from "node:test";
 
 const live = new Set<() => void>();
 
@@ -13,6 +14,9 @@ function killAll(): void {
   live.clear();
 }
 
+// After the last test of the file: what is still running then was leaked (a `before` that
+// failed half-way, say), and its pipes would keep the test process alive until its time limit.
+after(killAll);
 process.on("exit", killAll);
 for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
   // Without a handler these signals end the process without running "exit" hooks.

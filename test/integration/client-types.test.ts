@@ -12,13 +12,14 @@ import { REPO_ROOT } from "../helpers/chat-server.js";
 
 const MARKER = "<!-- typed-client-example";
 
-function docsExample(): string {
+/** Every ```ts block after the marker: the full example first, then shorter snippets. */
+function docsBlocks(): string[] {
   const markdown = readFileSync(path.join(REPO_ROOT, "docs", "clients.md"), "utf8");
   const at = markdown.indexOf(MARKER);
   assert.ok(at >= 0, "docs/clients.md has no typed-client-example marker");
-  const block = /```ts\n([\s\S]*?)```/.exec(markdown.slice(at));
-  assert.ok(block?.[1], "no ```ts block after the marker");
-  return block[1];
+  const blocks = [...markdown.slice(at).matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+  assert.ok(blocks[0], "no ```ts block after the marker");
+  return blocks;
 }
 
 const HEADER = `import { io, type Socket } from "socket.io-client";
@@ -48,6 +49,14 @@ const WRONG: Record<string, { code: string; error: RegExp }> = {
     code: `const a = await socket.emitWithAck("send message", { username: "b", message: "m" });
 console.log(a.id.length);`,
     error: /Property 'id' does not exist/,
+  },
+  "watch with one name instead of a list": {
+    code: `await socket.emitWithAck("watch", { usernames: "bob" });`,
+    error: /Type 'string' is not assignable to type 'string\[\]'/,
+  },
+  "reading a field a presence event does not have": {
+    code: `socket.on("presence", (p) => console.log(p.user));`,
+    error: /Property 'user' does not exist on type 'PresenceEvent'/,
   },
   "an error code that is not in the catalogue": {
     code: `import { ErrorCode } from "chat-server";
@@ -94,7 +103,9 @@ function typeCheck(files: Record<string, string>) {
 }
 
 describe("types for client authors", () => {
-  const files: Record<string, string> = { example: docsExample() };
+  const [example = "", ...snippets] = docsBlocks();
+  const files: Record<string, string> = { example };
+  for (const [i, snippet] of snippets.entries()) files[`snippet${i}`] = HEADER + snippet;
   for (const [i, { code }] of Object.values(WRONG).entries()) files[`wrong${i}`] = HEADER + code;
   const { program, diagnosticsOf } = typeCheck(files);
 
@@ -105,6 +116,11 @@ describe("types for client authors", () => {
       program.getSourceFiles().some((f) => path.resolve(f.fileName) === entry),
       "`chat-server` should resolve to dist/src/index.d.ts (run npm run build)",
     );
+  });
+
+  it("the shorter snippets there (presence, typing) type-check too", () => {
+    assert.ok(snippets.length >= 2, "expected the presence and typing snippets");
+    for (const i of snippets.keys()) assert.deepEqual(diagnosticsOf(`snippet${i}`), []);
   });
 
   for (const [i, [name, { error }]] of Object.entries(WRONG).entries()) {

@@ -6,11 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
+import { startChatServer } from "../helpers/chat-server.js";
 import {
   checkHaproxyConfig,
+  HAPROXY_CFG,
   type Haproxy,
   haproxyEnv,
   haproxyUnavailable,
@@ -380,5 +383,44 @@ describe("haproxy.cfg in front of two hosts", { skip: haproxyUnavailable }, () =
       (await get(`${haproxy.url}/anything`, { cookie: "SERVERID=chat2" })).backend,
       "two",
     );
+  });
+});
+
+/** HAProxy's time format: a number with an optional unit (ms by default). */
+function haproxyMs(value: string): number {
+  const match = /^(\d+)(us|ms|s|m|h|d)?$/.exec(value);
+  assert.ok(match, `cannot read the HAProxy time "${value}"`);
+  const unit = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  return Number(match[1]) * unit[(match[2] ?? "ms") as keyof typeof unit];
+}
+
+describe("haproxy.cfg timeouts against Socket.IO's heartbeat", () => {
+  it("WebSocket (tunnel) and long-polling (client, server) timeouts exceed ping interval + ping timeout", async () => {
+    // What the server announces in its handshake, not a number copied here.
+    const server = await startChatServer({ workers: 1 });
+    try {
+      const res = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`);
+      const open = JSON.parse((await res.text()).slice(1)) as {
+        pingInterval: number;
+        pingTimeout: number;
+      };
+      const heartbeat = open.pingInterval + open.pingTimeout;
+      assert.ok(heartbeat > 0);
+      const config = readFileSync(HAPROXY_CFG, "utf8");
+      for (const name of ["tunnel", "client", "server"]) {
+        const values = [...config.matchAll(new RegExp(`^\\s*timeout ${name}\\s+(\\S+)`, "gm"))].map(
+          (m) => m[1] as string,
+        );
+        assert.ok(values.length > 0, `haproxy.cfg sets no "timeout ${name}"`);
+        for (const value of values) {
+          assert.ok(
+            haproxyMs(value) > heartbeat,
+            `timeout ${name} ${value} is not longer than ping interval + timeout (${heartbeat} ms)`,
+          );
+        }
+      }
+    } finally {
+      await server.stop();
+    }
   });
 });

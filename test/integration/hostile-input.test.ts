@@ -197,6 +197,26 @@ describe("hostile input", () => {
     console.log(`# flood: accepted again ${Date.now() - refusedAt} ms later`);
   });
 
+  it("typing and watch count against the rate limit like every event", async () => {
+    const socket = await connectAs(server.url, uniqueName("typist"));
+    const target = uniqueName("target");
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        i % 2 === 0
+          ? emitAck<{ ok: boolean; error?: { code: string } }>(socket, "typing", {
+              username: target,
+            })
+          : emitAck<{ ok: boolean; error?: { code: string } }>(socket, "watch", {
+              usernames: [target],
+            }),
+      ),
+    );
+    const limited = answers.filter((a) => a.error?.code === "RATE_LIMITED").length;
+    const accepted = answers.filter((a) => a.ok).length;
+    assert.equal(accepted + limited, 30, JSON.stringify(answers));
+    assert.ok(limited >= 10, `only ${limited} of 30 refused`);
+  });
+
   it("two connections of one user have their own rate limits", async () => {
     const name = uniqueName("twice");
     const first = await connectAs(server.url, name);

@@ -20,6 +20,9 @@ import {
 import { startHost, waitForReadyStatus } from "../helpers/multi-host.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
 import { type RedisProcess, startRedis, startSentinel } from "../helpers/redis-server.js";
+
+const MASTER = "chat-primary";
+
 import { eventually, NotYet, waitFor } from "../helpers/wait.js";
 
 describe("two hosts through Redis Sentinel", () => {
@@ -39,7 +42,12 @@ describe("two hosts through Redis Sentinel", () => {
   before(async () => {
     master = await startRedis();
     replica = await startRedis({ args: ["--replicaof", "127.0.0.1", String(master.port)] });
-    const sentinel = await startSentinel({ masterPort: master.port, downAfterMs: 1000 });
+    // Not the default name: --redis-master must be passed on for the hosts to find it.
+    const sentinel = await startSentinel({
+      masterPort: master.port,
+      masterName: MASTER,
+      downAfterMs: 1000,
+    });
     processes.push(master, replica, sentinel);
     const toReplica = redisClient(replica.port);
     const toSentinel = redisClient(sentinel.port);
@@ -51,14 +59,14 @@ describe("two hosts through Redis Sentinel", () => {
     await waitFor(
       "the Sentinel to know the replica",
       async () => {
-        const replicas = (await toSentinel.call("SENTINEL", "REPLICAS", "mymaster")) as string[][];
+        const replicas = (await toSentinel.call("SENTINEL", "REPLICAS", MASTER)) as string[][];
         return replicas.some((fields) => fields[fields.indexOf("flags") + 1] === "slave");
       },
       15_000,
       100,
     );
     const prefix = randomPrefix();
-    const redisArgs = ["--redis-sentinels", `127.0.0.1:${sentinel.port}`];
+    const redisArgs = ["--redis-sentinels", `127.0.0.1:${sentinel.port}`, "--redis-master", MASTER];
     hosts = await Promise.all(
       ["host-a", "host-b"].map((nodeId) => startHost({ redis: redisArgs, prefix, nodeId })),
     );

@@ -152,6 +152,13 @@ describe("presence subscriptions on Redis", () => {
       console.log(`# watcher told of the kill -9 after ${after} ms`);
       assert.ok(after < 30_000, `${after} ms`);
       assert.equal(presence.length, 2);
+      // The watcher's host counted both events, and no change reached it for nobody.
+      const metrics = await (await fetch(`${otherHost.url}/metrics`)).text();
+      const value = (name: string) =>
+        Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+      assert.equal(value("chat_presence_events_total"), 2);
+      assert.equal(value("chat_presence_unwatched_total"), 0);
+      assert.equal(value("chat_watched_users"), 1);
     } finally {
       await otherHost.stop();
       await doomedHost.stop().catch(() => {});

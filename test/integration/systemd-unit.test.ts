@@ -6,7 +6,15 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  chownSync,
+  constants,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -102,6 +110,8 @@ describe("deploy/chat-server.service", () => {
     assert.equal(one(unit, "Service.AmbientCapabilities"), "CAP_NET_BIND_SERVICE");
     assert.equal(one(unit, "Service.CapabilityBoundingSet"), "CAP_NET_BIND_SERVICE");
     assert.equal(one(unit, "Service.DynamicUser"), "yes");
+    // Embedded mode's inboxes: /var/lib/chat-server, found through $STATE_DIRECTORY.
+    assert.equal(one(unit, "Service.StateDirectory"), "chat-server");
     assert.ok(Number(one(unit, "Service.LimitNOFILE")) >= 65_536);
     for (const key of ["NoNewPrivileges", "ProtectHome", "PrivateTmp", "PrivateDevices"]) {
       assert.equal(one(unit, `Service.${key}`), "yes", key);
@@ -188,6 +198,14 @@ async function port80Unavailable(): Promise<string | false> {
   return free ? false : "127.0.0.1:80 is in use";
 }
 
+/** A state directory owned by nobody, removed when the test process exits. */
+function stateDirectory(): string {
+  const directory = mkdtempSync(path.join(os.tmpdir(), "chat-state-"));
+  chownSync(directory, 65534, 65534);
+  process.once("exit", () => rmSync(directory, { recursive: true, force: true }));
+  return directory;
+}
+
 describe("port 80 without root, as the unit runs it", async () => {
   const skip = await port80Unavailable();
   it("serves as user nobody holding only CAP_NET_BIND_SERVICE", { skip }, async () => {
@@ -215,7 +233,11 @@ describe("port 80 without root, as the unit runs it", async () => {
         "--log-level",
         "warn",
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      // What StateDirectory= gives the service: a directory of its own, named in the env.
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, STATE_DIRECTORY: stateDirectory() },
+      },
     );
     let output = "";
     proc.stdout?.on("data", (chunk: Buffer) => {

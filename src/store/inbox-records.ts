@@ -1,0 +1,162 @@
+/**
+ * Inboxes in the embedded database. Every function here runs inside a write transaction (or, for
+ * reads, on a fresh snapshot), so what it reads and writes is one atomic step across every
+ * process of the host.
+ *
+ * A message id is `<ms>-<seq>`, handed out from one host-wide counter inside the transaction
+ * that stores the message: ids are unique, and their order is commit order. One message is kept
+ * under the same id in the recipient's inbox and in the sender's (what a user sent and received,
+ * in one order). Each inbox also records its newest id (`tip`: a live hand-off carries the
+ * previous tip, so a receiver sees a gap and reads it from here) and a cursor: the id up to which
+ * a session of the user was handed messages, for a log in without `since`.
+ */
+import { parseMessageId } from "../inbox/message-id.js";
+import type { NewMessage } from "../protocol.js";
+import type { ChatStore, MessageKey, StoredMessage, UserRecord } from "./chat-store.js";
+
+export interface InboxLimits {
+  /** Messages kept per user (both directions); the oldest go first. */
+  maxPerUser: number;
+  /** How long a message is kept, ms. */
+  maxAgeMs: number;
+}
+
+export const INBOX_LIMITS: Readonly<InboxLimits> = Object.freeze({
+  maxPerUser: 1000,
+  maxAgeMs: 7 * 24 * 3600 * 1000,
+});
+
+/** Trimming waits for this many extra messages, so a busy inbox is not trimmed on every write. */
+const TRIM_SLACK = 64;
+const END = Number.MAX_SAFE_INTEGER;
+
+export type Id = [number, number];
+
+export function idText(id: Id): string {
+  return `${id[0]}-${id[1]}`;
+}
+
+export function compareIds(a: Id | null, b: Id | null): number {
+  if (a === null) return b === null ? 0 : -1;
+  if (b === null) return 1;
+  return a[0] - b[0] || a[1] - b[1];
+}
+
+export function parseId(text: string | null | undefined): Id | null {
+  const parts = text == null ? undefined : parseMessageId(text);
+  return parts ? [parts.ms, parts.seq] : null;
+}
+
+function toMessage(key: MessageKey, value: StoredMessage): NewMessage {
+  return {
+    id: `${key[1]}-${key[2]}`,
+    from: value[0],
+    to: value[1],
+    message: value[2],
+    sentAt: value[3],
+  };
+}
+
+/** One batch's view of the records it touches: each read once, each written back once. */
+export class InboxWriter {
+  private readonly users = new Map<string, UserRecord>();
+  private last: Id;
+
+  constructor(
+    private readonly store: ChatStore,
+    private readonly limits: InboxLimits,
+  ) {
+    this.last = (store.meta.get("lastId") as Id | undefined) ?? [0, 0];
+  }
+
+  /** The next id: the clock's millisecond, or the last one's if the clock went back. */
+  nextId(now: number): Id {
+    const [ms, seq] = this.last;
+    this.last = now > ms ? [now, 0] : [ms, seq + 1];
+    return this.last;
+  }
+
+  user(name: string): UserRecord {
+    let record = this.users.get(name);
+    if (!record) {
+      record = this.store.users.get(name) ?? { tip: null, cursor: null, count: 0 };
+      this.users.set(name, record);
+    }
+    return record;
+  }
+
+  /** Appends to `owner`'s inbox; returns the previous tip (for the hand-off). */
+  append(owner: string, id: Id, value: StoredMessage, seen: boolean): Id | null {
+    const record = this.user(owner);
+    const previous = record.tip;
+    this.store.messages.put([owner, id[0], id[1]], value);
+    record.tip = id;
+    record.count++;
+    if (seen) record.cursor = id;
+    if (record.count > this.limits.maxPerUser + TRIM_SLACK) this.trim(owner, record);
+    return previous;
+  }
+
+  /** Writes back every record touched and the id counter. */
+  finish(): void {
+    for (const [name, record] of this.users) this.store.users.put(name, record);
+    this.store.meta.put("lastId", this.last);
+  }
+
+  private trim(owner: string, record: UserRecord): void {
+    const excess = record.count - this.limits.maxPerUser;
+    const keys = [...this.store.messages.getKeys({ ...range(owner, null), limit: excess })];
+    for (const key of keys) this.store.messages.remove(key);
+    record.count -= keys.length;
+  }
+}
+
+/** [user, ms, seq] keys strictly after `after` (or from the start). */
+function range(
+  owner: string,
+  after: Id | null,
+): { start: MessageKey; end: MessageKey } & {
+  exclusiveStart: boolean;
+} {
+  return {
+    start: after ? [owner, after[0], after[1]] : [owner, -1, -1],
+    end: [owner, END, END],
+    exclusiveStart: after !== null,
+  };
+}
+
+/** Kept messages of `owner` after `after`, oldest first; at most the newest `limit`. */
+export function readAfter(
+  store: ChatStore,
+  owner: string,
+  after: Id | null,
+  limit: number,
+): { message: NewMessage; session: string | undefined }[] {
+  const newestFirst = store.messages.getRange({
+    start: [owner, END, END],
+    end: after ? [owner, after[0], after[1]] : [owner, -1, -1],
+    reverse: true,
+    limit,
+  });
+  const out: { message: NewMessage; session: string | undefined }[] = [];
+  for (const { key, value } of newestFirst) {
+    if (after && key[1] === after[0] && key[2] === after[1]) continue;
+    out.push({ message: toMessage(key, value), session: value[4] });
+  }
+  return out.reverse();
+}
+
+/**
+ * Removes `owner`'s messages older than `cutoff` (epoch ms) in this transaction; returns how many.
+ * Ids start with the millisecond they were stored in, so expired ones come first.
+ */
+export function dropExpired(store: ChatStore, owner: string, cutoff: number): number {
+  const record = store.users.get(owner);
+  if (!record) return 0;
+  const keys = [...store.messages.getKeys({ start: [owner, -1, -1], end: [owner, cutoff, -1] })];
+  for (const key of keys) store.messages.remove(key);
+  record.count -= keys.length;
+  if (record.count <= 0) store.users.remove(owner);
+  else if (keys.length > 0) store.users.put(owner, record);
+  return keys.length;
+}

@@ -1,0 +1,273 @@
+/**
+ * The embedded database's parts on real files: inbox records (ids, both copies, trimming,
+ * replay ranges, cursors), presence records, the primary's retention sweep, the receiving
+ * worker's delivery chains, and two processes writing one database at once.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import pino from "pino";
+import type { NewMessage } from "../../src/protocol.js";
+import { DeliveryChains } from "../../src/routing/delivery-chains.js";
+import { ChatStore } from "../../src/store/chat-store.js";
+import {
+  compareIds,
+  type Id,
+  InboxWriter,
+  idText,
+  parseId,
+  readAfter,
+} from "../../src/store/inbox-records.js";
+import { addPair, listUsers, removeWorker, workersOf } from "../../src/store/presence-records.js";
+import { StoreKeeper } from "../../src/store/store-keeper.js";
+
+const directories: string[] = [];
+after(() => {
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+});
+
+function storeFile(): string {
+  const directory = mkdtempSync(path.join(os.tmpdir(), "chat-store-unit-"));
+  directories.push(directory);
+  return path.join(directory, "chat.mdb");
+}
+
+function openStore(file = storeFile()): ChatStore {
+  return new ChatStore({ file, maxBytes: 256 * 1024 * 1024 });
+}
+
+const LIMITS = { maxPerUser: 10, maxAgeMs: 60_000 };
+
+/** Stores `from` -> `to` messages in one transaction, as a worker's batch does. */
+function sendAll(store: ChatStore, items: [string, string, string][], now = Date.now()) {
+  return store.transaction(() => {
+    const writer = new InboxWriter(store, LIMITS);
+    const out = items.map(([from, to, text]) => {
+      const id = writer.nextId(now);
+      const prevTo = writer.append(to, id, [from, to, text, now], false);
+      const prevFrom = writer.append(from, id, [from, to, text, now], true);
+      return { id, prevTo, prevFrom };
+    });
+    writer.finish();
+    return out;
+  });
+}
+
+const texts = (entries: { message: NewMessage }[]) => entries.map((e) => e.message.message);
+
+describe("inbox records", () => {
+  it("hand out increasing ids, even when the clock stands still or goes back", async () => {
+    const store = openStore();
+    const a = await sendAll(
+      store,
+      [
+        ["amy", "bob", "1"],
+        ["amy", "bob", "2"],
+      ],
+      1000,
+    );
+    const b = await sendAll(store, [["amy", "bob", "3"]], 900);
+    const c = await sendAll(store, [["amy", "bob", "4"]], 2000);
+    const ids = [...a, ...b, ...c].map((r) => r.id);
+    for (let i = 1; i < ids.length; i++) {
+      assert.ok(compareIds(ids[i - 1] as Id, ids[i] as Id) < 0, `${ids[i - 1]} < ${ids[i]}`);
+    }
+    assert.deepEqual(ids.map(idText), ["1000-0", "1000-1", "1000-2", "2000-0"]);
+    await store.close();
+  });
+
+  it("keep a message in both inboxes under one id, chained to each inbox's previous entry", async () => {
+    const store = openStore();
+    const [first, second] = await sendAll(store, [
+      ["amy", "bob", "hi bob"],
+      ["cat", "bob", "hi from cat"],
+    ]);
+    assert.ok(first && second);
+    assert.equal(first.prevTo, null);
+    assert.deepEqual(second.prevTo, first.id, "bob's inbox: second follows first");
+    assert.equal(second.prevFrom, null, "cat's inbox had nothing before");
+    assert.deepEqual(texts(readAfter(store, "bob", null, 100)), ["hi bob", "hi from cat"]);
+    assert.deepEqual(texts(readAfter(store, "amy", null, 100)), ["hi bob"]);
+    assert.deepEqual(texts(readAfter(store, "bob", first.id, 100)), ["hi from cat"]);
+    // A `since` id that was never handed out still positions the replay by order.
+    assert.deepEqual(texts(readAfter(store, "bob", parseId("0-0"), 100)).length, 2);
+    await store.close();
+  });
+
+  it("trim each inbox to its newest messages, both directions counted", async () => {
+    const store = openStore();
+    const items: [string, string, string][] = [];
+    for (let i = 0; i < 200; i++)
+      items.push(i % 2 ? ["amy", "bob", `${i}`] : ["bob", "amy", `${i}`]);
+    await sendAll(store, items);
+    const kept = readAfter(store, "bob", null, 1000);
+    // Trimming waits for some slack, then removes down to the limit: at least the newest 10.
+    assert.ok(kept.length >= LIMITS.maxPerUser && kept.length < 100, `${kept.length} kept`);
+    assert.equal(kept.at(-1)?.message.message, "199");
+    assert.deepEqual(
+      texts(readAfter(store, "bob", null, 10)),
+      Array.from({ length: 10 }, (_, i) => `${190 + i}`),
+    );
+    await store.close();
+  });
+});
+
+describe("presence records", () => {
+  it("find a user's workers, a dead worker's users, and list users sorted without repeats", async () => {
+    const store = openStore();
+    await store.transaction(() => {
+      addPair(store.presence, "bob", 1);
+      addPair(store.presence, "bob", 2);
+      addPair(store.presence, "amy", 2);
+      addPair(store.presence, "__proto__", 3);
+    });
+    assert.deepEqual(workersOf(store.presence, "bob"), [1, 2]);
+    assert.deepEqual(listUsers(store.presence, 10), ["__proto__", "amy", "bob"]);
+    assert.deepEqual(listUsers(store.presence, 2), ["__proto__", "amy"]);
+    const gone = await store.transaction(() => removeWorker(store.presence, 2));
+    assert.deepEqual(gone.sort(), ["amy", "bob"]);
+    assert.deepEqual(workersOf(store.presence, "bob"), [1]);
+    assert.deepEqual(listUsers(store.presence, 10), ["__proto__", "bob"]);
+    await store.close();
+  });
+});
+
+describe("retention on disk", () => {
+  it("the sweep removes expired messages, and rewriting reuses the space they held", async () => {
+    const file = storeFile();
+    const keeper = new StoreKeeper({
+      file,
+      maxBytes: 256 * 1024 * 1024,
+      logger: pino({ level: "silent" }),
+      limits: LIMITS,
+    });
+    await keeper.open();
+    const { store } = keeper;
+    const text = "x".repeat(2000);
+    const round = async (now: number) => {
+      for (let user = 0; user < 50; user++) {
+        await sendAll(
+          store,
+          Array.from(
+            { length: 10 },
+            () => [`s${user}`, `r${user}`, text] as [string, string, string],
+          ),
+          now,
+        );
+      }
+    };
+    const start = Date.now() - 10 * LIMITS.maxAgeMs;
+    await round(start);
+    const full = keeper.size();
+    assert.equal(full.messages, 50 * 10 * 2);
+    // Everything is older than the limit now: the sweep empties the database.
+    assert.equal(await keeper.sweep(start + LIMITS.maxAgeMs + 1), 1000);
+    assert.equal(keeper.size().messages, 0);
+    assert.equal(store.users.getKeysCount(), 0, "empty inboxes are forgotten");
+    // The same amount again fits in the freed pages: the file does not grow by much.
+    for (let i = 1; i <= 3; i++) {
+      await round(start + i);
+      await keeper.sweep(start + i + LIMITS.maxAgeMs + 1);
+    }
+    assert.ok(
+      keeper.size().fileBytes <= full.fileBytes * 1.5,
+      `file grew from ${full.fileBytes} to ${keeper.size().fileBytes}`,
+    );
+    await keeper.close();
+  });
+});
+
+describe("delivery chains", () => {
+  it("deliver in inbox order whatever order hand-offs arrive in, reading gaps from the store", async () => {
+    const store = openStore();
+    const results = await sendAll(store, [
+      ["amy", "bob", "1"],
+      ["cat", "bob", "2"],
+      ["amy", "bob", "3"],
+    ]);
+    const delivered: string[] = [];
+    const chains = new DeliveryChains(
+      (user, after) => readAfter(store, user, after, 100).map(({ message }) => ({ message })),
+      ({ message }) => delivered.push(message.message),
+    );
+    const handOff = (i: number) => {
+      const r = results[i];
+      assert.ok(r);
+      const message: NewMessage = {
+        id: idText(r.id),
+        from: "x",
+        to: "bob",
+        message: `${i + 1}`,
+        sentAt: 0,
+      };
+      chains.receive("bob", r.prevTo, { message });
+    };
+    chains.expect("bob");
+    handOff(0); // held until the registration's tip is known
+    chains.started("bob", null);
+    assert.deepEqual(delivered, ["1"]);
+    handOff(2); // "2" was not handed over yet: read from the store
+    assert.deepEqual(delivered, ["1", "2", "3"]);
+    handOff(1); // arrives late: already delivered
+    handOff(2);
+    assert.deepEqual(delivered, ["1", "2", "3"]);
+    assert.equal(chains.filled, 2);
+    chains.forget("bob");
+    handOff(0);
+    assert.deepEqual(delivered, ["1", "2", "3"], "nothing for a user with no session here");
+    await store.close();
+  });
+});
+
+describe("two processes writing one database", () => {
+  it("get unique ids in one order, and every message is found after", async () => {
+    const file = storeFile();
+    const writerScript = `
+      import { ChatStore } from ${JSON.stringify(path.resolve(import.meta.dirname, "../../src/store/chat-store.js"))};
+      import { InboxWriter } from ${JSON.stringify(path.resolve(import.meta.dirname, "../../src/store/inbox-records.js"))};
+      const store = new ChatStore({ file: process.argv[1], maxBytes: 256 * 1024 * 1024 });
+      const name = process.argv[2];
+      const pending = [];
+      for (let batch = 0; batch < 40; batch++) {
+        pending.push(store.transaction(() => {
+          const writer = new InboxWriter(store, { maxPerUser: 100000, maxAgeMs: 1e12 });
+          for (let i = 0; i < 50; i++) {
+            const id = writer.nextId(Date.now());
+            writer.append("bob", id, [name, "bob", name + ":" + (batch * 50 + i), Date.now()], false);
+          }
+          writer.finish();
+        }));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await Promise.all(pending);
+      await store.close();
+    `;
+    const children = ["p1", "p2"].map((name) =>
+      spawn(process.execPath, ["--input-type=module", "-e", writerScript, file, name], {
+        stdio: "inherit",
+      }),
+    );
+    const codes = await Promise.all(children.map((child) => once(child, "exit")));
+    assert.deepEqual(
+      codes.map(([code]) => code),
+      [0, 0],
+    );
+    const store = openStore(file);
+    const all = readAfter(store, "bob", null, 100_000).map((e) => e.message);
+    assert.equal(all.length, 4000);
+    assert.equal(new Set(all.map((m) => m.id)).size, 4000, "ids are unique");
+    for (const name of ["p1", "p2"]) {
+      const order = all.filter((m) => m.from === name).map((m) => Number(m.message.split(":")[1]));
+      assert.deepEqual(
+        order,
+        Array.from({ length: 2000 }, (_, i) => i),
+        `${name} in order`,
+      );
+    }
+    await store.close();
+  });
+});
