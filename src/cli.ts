@@ -69,7 +69,12 @@ function buildProgram(): Command {
         .default(DEFAULTS.port)
         .argParser(integer(0, 65535)),
     )
-    .addOption(new Option("--host <addr>", "address to bind").env("HOST").default(DEFAULTS.host))
+    .addOption(
+      new Option(
+        "--host <addr>",
+        "address to bind (default: 0.0.0.0 with --auth-secret, else 127.0.0.1 only)",
+      ).env("HOST"),
+    )
     .addOption(
       new Option("-w, --workers <n>", "Socket.IO worker processes (default: number of cores)")
         .env("WORKERS")
@@ -139,11 +144,51 @@ function buildProgram(): Command {
     .addOption(
       new Option(
         "--max-connections-per-ip <n>",
-        "simultaneous connections per client address, 0 = no limit",
+        "sessions per client address over all workers (and unfinished request heads), 0 = no limit",
       )
         .env("MAX_CONNECTIONS_PER_IP")
         .default(DEFAULTS.maxConnectionsPerIp)
         .argParser(integer(0, 10_000_000)),
+    )
+    .addOption(
+      new Option(
+        "--request-head-timeout <s>",
+        "seconds from accept to a complete request head (fixed, not an idle timer), then 408",
+      )
+        .default(DEFAULTS.requestHeadTimeout)
+        .argParser(positiveNumber),
+    )
+    .addOption(
+      new Option(
+        "--max-unsent-bytes <n>",
+        "bytes waiting to be sent to one connection before it is dropped as a slow reader",
+      )
+        .default(DEFAULTS.maxUnsentBytes)
+        .argParser(integer(64 * 1024, 2 ** 31)),
+    )
+    .addOption(
+      new Option(
+        "--max-sessions-per-user <n>",
+        "logged-in sessions of one user on one worker, 0 = no limit",
+      )
+        .default(DEFAULTS.maxSessionsPerUser)
+        .argParser(integer(0, 1_000_000)),
+    )
+    .addOption(
+      new Option(
+        "--max-stored-bytes-per-user <n>",
+        "message bytes one sender may have stored per day (per worker), 0 = no limit",
+      )
+        .default(DEFAULTS.maxStoredBytesPerUser)
+        .argParser(integer(0, 2 ** 40)),
+    )
+    .addOption(
+      new Option(
+        "--max-concurrent-replays <n>",
+        "log-in replays (stored messages sent after log in) fetched at once per worker",
+      )
+        .default(DEFAULTS.maxConcurrentReplays)
+        .argParser(integer(1, 100_000)),
     )
     .addOption(
       new Option(
@@ -188,7 +233,7 @@ function toConfig(options: Record<string, unknown>): Partial<ServerConfig> {
   const cors = options.corsOrigin as string | undefined;
   return {
     port: options.port as number,
-    host: options.host as string,
+    host: options.host as string | undefined,
     workers: options.workers as number | undefined,
     redisUrl: options.redis as string | undefined,
     redisSentinels: options.redisSentinels as ServerConfig["redisSentinels"],
@@ -202,6 +247,11 @@ function toConfig(options: Record<string, unknown>): Partial<ServerConfig> {
     logLevel: options.logLevel as LogLevel,
     corsOrigin: cors === undefined ? undefined : cors.split(",").map((s) => s.trim()),
     maxConnectionsPerIp: options.maxConnectionsPerIp as number,
+    requestHeadTimeout: options.requestHeadTimeout as number,
+    maxUnsentBytes: options.maxUnsentBytes as number,
+    maxSessionsPerUser: options.maxSessionsPerUser as number,
+    maxStoredBytesPerUser: options.maxStoredBytesPerUser as number,
+    maxConcurrentReplays: options.maxConcurrentReplays as number,
     dataDir: options.dataDir as string | undefined,
     maxDataMb: options.maxDataMb as number,
     syncAcks: options.syncAcks === true,

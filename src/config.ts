@@ -15,7 +15,10 @@ export interface RedisEndpoint {
 export interface ServerConfig {
   /** TCP port to listen on. Default 3000. */
   port: number;
-  /** Address to bind. Default `0.0.0.0`. */
+  /**
+   * Address to bind. Default `0.0.0.0` with an auth secret, `127.0.0.1` without one (protected
+   * mode: a server anyone could log in to is reachable from this host only unless asked).
+   */
   host: string;
   /** Socket.IO worker processes. Default: the number of cores. */
   workers: number;
@@ -41,8 +44,21 @@ export interface ServerConfig {
   logLevel: LogLevel;
   /** Origins allowed to connect from a browser (CORS); `*` for any. Default: same origin only. */
   corsOrigin: string[] | undefined;
-  /** Most simultaneous connections from one client address, 0 for no limit. Default 0. */
+  /**
+   * Most Socket.IO sessions from one client address, over all workers, and most connections
+   * from it whose request head is still being read; 0 for no limit. Default 1000.
+   */
   maxConnectionsPerIp: number;
+  /** Seconds a client has to send a whole request head, from accept (not reset by each byte). */
+  requestHeadTimeout: number;
+  /** Bytes waiting to be sent to one connection before it is disconnected as a slow reader. */
+  maxUnsentBytes: number;
+  /** Logged-in sessions of one user on one worker; 0 for no limit. Default 32. */
+  maxSessionsPerUser: number;
+  /** Message bytes one sender may have stored per day (per worker); 0 for no limit. */
+  maxStoredBytesPerUser: number;
+  /** Log-in replays fetched at once per worker; more wait their turn. Default 16. */
+  maxConcurrentReplays: number;
   /**
    * Embedded mode: the directory holding the inboxes. Default `$STATE_DIRECTORY` (systemd's
    * `StateDirectory=`) when set, else `./chat-data`. Given explicitly in multi-host mode, an error.
@@ -60,7 +76,6 @@ export interface ServerConfig {
 
 export const DEFAULTS = Object.freeze({
   port: 3000,
-  host: "0.0.0.0",
   workers: os.availableParallelism(),
   redisUrl: undefined,
   redisSentinels: undefined,
@@ -73,11 +88,21 @@ export const DEFAULTS = Object.freeze({
   shutdownTimeout: 10,
   logLevel: "info",
   corsOrigin: undefined,
-  maxConnectionsPerIp: 0,
+  maxConnectionsPerIp: 1000,
+  requestHeadTimeout: 10,
+  maxUnsentBytes: 8 * 1024 * 1024,
+  maxSessionsPerUser: 32,
+  maxStoredBytesPerUser: 4 * 1024 * 1024,
+  maxConcurrentReplays: 16,
   dataDir: undefined,
   maxDataMb: 8192,
   syncAcks: false,
-} satisfies ServerConfig);
+} satisfies Omit<ServerConfig, "host">);
+
+/** The address bound when `--host` is not given (protected mode without an auth secret). */
+export function defaultHost(authSecret: string | undefined): string {
+  return authSecret === undefined ? "127.0.0.1" : "0.0.0.0";
+}
 
 /** A user mistake in the options: the CLI prints its message alone, without a stack. */
 export class ConfigError extends Error {
@@ -90,12 +115,24 @@ export function isMultiHost(config: ServerConfig): boolean {
 
 /** Fills defaults, checks every field, and returns a frozen config. */
 export function resolveConfig(partial: Partial<ServerConfig>): Readonly<ServerConfig> {
-  const config: ServerConfig = { ...DEFAULTS, ...stripUndefined(partial) };
+  const given = stripUndefined(partial);
+  const config: ServerConfig = {
+    ...DEFAULTS,
+    ...given,
+    host: given.host ?? defaultHost(given.authSecret),
+  };
   if (!config.nodeId) config.nodeId = `${os.hostname()}:${config.port}`;
   checkInteger("--port", config.port, 0, 65535);
   checkInteger("--workers", config.workers, 1, 1024);
   checkInteger("--max-message-bytes", config.maxMessageBytes, 1, 1024 * 1024);
   checkInteger("--max-connections-per-ip", config.maxConnectionsPerIp, 0, 10_000_000);
+  checkInteger("--max-unsent-bytes", config.maxUnsentBytes, 64 * 1024, 2 ** 31);
+  checkInteger("--max-sessions-per-user", config.maxSessionsPerUser, 0, 1_000_000);
+  checkInteger("--max-stored-bytes-per-user", config.maxStoredBytesPerUser, 0, 2 ** 40);
+  checkInteger("--max-concurrent-replays", config.maxConcurrentReplays, 1, 100_000);
+  if (!(config.requestHeadTimeout > 0)) {
+    throw new ConfigError("--request-head-timeout must be a positive number of seconds");
+  }
   if (!(config.rateLimit > 0)) throw new ConfigError("--rate-limit must be a positive number");
   if (!(config.shutdownTimeout > 0)) {
     throw new ConfigError("--shutdown-timeout must be a positive number of seconds");

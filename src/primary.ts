@@ -85,7 +85,15 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     if (message.t === "released") for (const a of message.addresses) limiter.release(a, worker.id);
   });
   pool.on("exit", (workerId) => limiter.workerGone(workerId));
-  const balancer = new StickyBalancer({ pool, local, logger, limiter, isDraining: () => draining });
+  const balancer = new StickyBalancer({
+    pool,
+    local,
+    logger,
+    limiter,
+    isDraining: () => draining,
+    headTimeoutMs: config.requestHeadTimeout * 1000,
+    onLimit: (limit) => metrics.limitHit(limit),
+  });
   // TCP_NODELAY is set on the listening side so handed-over sockets keep it in the worker.
   const server = net.createServer({ noDelay: true }, (socket) => balancer.handle(socket));
   const shutdown = async (): Promise<void> => {

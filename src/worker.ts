@@ -13,6 +13,7 @@ import { isMessage, type PrimaryToWorker, type WorkerToPrimary } from "./cluster
 import { createSessionId } from "./cluster/session-id.js";
 import { exitWithStartFailure } from "./cluster/start-failure.js";
 import type { ServerConfig } from "./config.js";
+import { oneRequestPerConnection } from "./http/one-request-per-connection.js";
 import { createStaticHandler } from "./http/static-files.js";
 import { createLogger } from "./logger.js";
 import { createWorkerMetrics } from "./metrics/worker-metrics.js";
@@ -21,6 +22,8 @@ import { createBackend } from "./routing/create-backend.js";
 import { TurnBatcher } from "./routing/turn-batcher.js";
 
 const LOAD_REPORT_MS = 1000;
+/** How often every connection's unsent output is checked (sends check their own at once). */
+const UNSENT_SWEEP_MS = 1000;
 const DRAIN_FLUSH_MS = 2000;
 
 const config = JSON.parse(process.env.CHAT_SERVER_CONFIG ?? "{}") as ServerConfig;
@@ -68,7 +71,18 @@ const chat = new ChatService({
   maxMessageBytes: config.maxMessageBytes,
   rateLimit: config.rateLimit,
   verifyToken: config.authSecret ? createTokenVerifier(config.authSecret) : undefined,
+  limits: {
+    maxUnsentBytes: config.maxUnsentBytes,
+    maxSessionsPerUser: config.maxSessionsPerUser,
+    maxStoredBytesPerUser: config.maxStoredBytesPerUser,
+    maxConcurrentReplays: config.maxConcurrentReplays,
+  },
 });
+oneRequestPerConnection(httpServer, () => metrics.chat.limitHit("pipelined_request"));
+// Acks, errors and anything else a connection is sent are caught here within a second.
+setInterval(() => {
+  for (const socket of io.of("/").sockets.values()) chat.limits.unsent.check(socket);
+}, UNSENT_SWEEP_MS).unref();
 let draining = false;
 /** New-session requests handed to this worker so far, for the primary's load accounting. */
 let handshakesReceived = 0;

@@ -16,7 +16,10 @@ export const CLOCK_TOLERANCE_S = 5;
 /** Longer strings are refused before any parsing (a JWT carrying a username is ~200 bytes). */
 export const MAX_TOKEN_LENGTH = 8192;
 
-export type TokenCheck = { ok: true; username: string } | { ok: false; reason: string };
+/** `expiresAt`: the token's `exp` in epoch milliseconds; the session ends then unless refreshed. */
+export type TokenCheck =
+  | { ok: true; username: string; expiresAt: number }
+  | { ok: false; reason: string };
 
 /**
  * Checks a client's token. `username` is the name the client asked for in `log in`; when it is
@@ -37,6 +40,7 @@ export function createTokenVerifier(secret: string): TokenVerifier {
     if (typeof token !== "string" || token.length === 0) return fail("no token");
     if (token.length > MAX_TOKEN_LENGTH) return fail(`token longer than ${MAX_TOKEN_LENGTH}`);
     let sub: unknown;
+    let exp: number | undefined;
     try {
       const { payload } = await jwtVerify(token, key, {
         algorithms: [TOKEN_ALGORITHM],
@@ -44,12 +48,13 @@ export function createTokenVerifier(secret: string): TokenVerifier {
         requiredClaims: ["exp", "sub"],
       });
       sub = payload.sub;
+      exp = payload.exp;
     } catch (error) {
       return fail(describe(error));
     }
     if (!isValidUsername(sub)) return fail("sub is not a valid username");
     if (username !== undefined && username !== sub) return fail("username does not match sub");
-    return { ok: true, username: sub };
+    return { ok: true, username: sub, expiresAt: (exp ?? 0) * 1000 };
   };
 }
 

@@ -8,6 +8,8 @@ export interface ChatMetrics {
   stored(): void;
   error(code: string): void;
   rateLimited(): void;
+  /** A connection or account ran into one of the bounds of `chat-limits.ts`. */
+  limitHit(limit: string): void;
   /** A presence change reached `sockets` watching connections here. */
   presence(sockets: number): void;
   /** A presence change reached this worker although no connection here watches the user. */
@@ -20,6 +22,7 @@ export const NO_METRICS: ChatMetrics = {
   stored() {},
   error() {},
   rateLimited() {},
+  limitHit() {},
   presence() {},
   presenceUnwatched() {},
 };

@@ -20,6 +20,7 @@ import {
 } from "../protocol.js";
 import { type Backend, BackendUnavailableError } from "../routing/backend.js";
 import type { TokenVerifier } from "./auth.js";
+import { ChatLimits, type LimitOptions, NO_LIMITS } from "./chat-limits.js";
 import { type ChatMetrics, NO_METRICS } from "./chat-metrics.js";
 import { failure } from "./errors.js";
 import { LocalSessions } from "./local-sessions.js";
@@ -42,6 +43,8 @@ export interface ChatOptions {
   /** Present when the server requires JWTs. */
   verifyToken: TokenVerifier | undefined;
   metrics?: ChatMetrics;
+  /** Bounds per connection and account (README "Limits and abuse"); default none. */
+  limits?: LimitOptions;
 }
 
 /** Any event's answer: `{ ok: true, ...fields }` or a failure. */
@@ -51,11 +54,15 @@ type Handler = (socket: ChatSocket, payload: unknown) => Promise<AnyAnswer> | An
 
 export class ChatService {
   readonly sessions = new LocalSessions<ChatSocket>(
-    (socket, message) => socket.emit(ServerEvent.NewMessage, message),
+    (socket, message) => {
+      socket.emit(ServerEvent.NewMessage, message);
+      this.limits.unsent.check(socket);
+    },
     (socket) => socket.id,
   );
   readonly watches = new WatchBook<ChatSocket>(MAX_WATCHED_PER_CONNECTION);
   private readonly metrics: ChatMetrics;
+  readonly limits: ChatLimits<ChatSocket>;
   /** Answers still being worked out (a send waiting for storage), for a clean drain. */
   private readonly unanswered = new Set<Promise<void>>();
   private readonly handlers = new Map<string, Handler>([
@@ -76,6 +83,9 @@ export class ChatService {
 
   constructor(private readonly options: ChatOptions) {
     this.metrics = options.metrics ?? NO_METRICS;
+    this.limits = new ChatLimits(options.limits ?? NO_LIMITS, this.metrics, (socket) =>
+      this.expire(socket),
+    );
     options.backend.onDeliver(({ user, message, exceptSession }) => {
       const count = this.sessions.deliver(user, message, exceptSession);
       if (count > 0) this.metrics.delivered(count, (Date.now() - message.sentAt) / 1000);
@@ -151,6 +161,16 @@ export class ChatService {
       if (handler) respond(failure(ErrorCode.RateLimited));
       return;
     }
+    // With --auth-secret, only `log in` is open to a connection that has not logged in.
+    if (
+      handler &&
+      this.options.verifyToken &&
+      !socket.data.username &&
+      name !== ClientEvent.LogIn
+    ) {
+      respond(failure(ErrorCode.NotLoggedIn));
+      return;
+    }
     if (!handler) {
       const answer = failure(ErrorCode.UnknownEvent, `Unknown event: ${name}`);
       this.count(answer.error);
@@ -183,6 +203,7 @@ export class ChatService {
     const current = socket.data.username;
     if (current !== undefined && current !== username) return failure(ErrorCode.AlreadyLoggedIn);
     const { verifyToken } = this.options;
+    let expiresAt: number | undefined;
     if (verifyToken) {
       const token = checked.value.token ?? (socket.handshake.auth as { token?: unknown })?.token;
       const verdict = await verifyToken(token, username);
@@ -194,12 +215,25 @@ export class ChatService {
       if (socket.data.username !== undefined && socket.data.username !== username) {
         return failure(ErrorCode.AlreadyLoggedIn);
       }
+      expiresAt = verdict.expiresAt;
     }
+    // The same name again on this connection refreshes the token; it does not replay again.
+    const refresh = socket.data.username === username;
+    if (!refresh && this.tooManySessions(username)) {
+      return failure(ErrorCode.RateLimited, "Too many sessions for this user");
+    }
+    if (!refresh && this.limits.replayInProgress(socket)) {
+      return failure(ErrorCode.RateLimited, "The last log in is still being answered");
+    }
+    if (expiresAt !== undefined) this.limits.expiry.schedule(socket, expiresAt);
+    if (refresh) return { ok: true, username };
     socket.data.username = username;
     if (this.sessions.add(username, socket)) this.options.backend.addPresence(username);
     let replayed: NewMessage[];
     try {
-      replayed = await this.options.backend.replay(username, since);
+      replayed = await this.limits.replays.run(socket, () =>
+        this.options.backend.replay(username, since),
+      );
     } catch (error) {
       this.leave(socket);
       if (error instanceof BackendUnavailableError) return failure(ErrorCode.Unavailable);
@@ -220,13 +254,18 @@ export class ChatService {
     const checked = checkSend(payload, this.options.maxMessageBytes);
     if (!checked.ok) return failure(checked.code, checked.message);
     this.metrics.received();
+    if (!this.limits.chargeStorage(from, checked.value.text)) {
+      return failure(ErrorCode.RateLimited, "This user's storage allowance for today is used up");
+    }
     try {
       const { to, text } = checked.value;
       const result = await this.options.backend.send(from, to, text, socket.id);
       if (result.status === "stored") this.metrics.stored();
       return { ok: true, id: result.message.id, status: result.status };
     } catch (error) {
-      if (error instanceof BackendUnavailableError) return failure(ErrorCode.Unavailable);
+      if (this.limits.isStorageFull(error) || error instanceof BackendUnavailableError) {
+        return failure(ErrorCode.Unavailable);
+      }
       throw error;
     }
   }
@@ -296,9 +335,24 @@ export class ChatService {
     const username = socket.data.username;
     if (username === undefined) return;
     socket.data.username = undefined;
+    this.limits.expiry.cancel(socket);
     // Watches belong to the logged-in user: they end with the session.
     this.unwatchHere(this.watches.drop(socket));
     if (this.sessions.remove(username, socket)) this.options.backend.removePresence(username);
+  }
+
+  /** Whether `username` already has as many sessions here as one user may (and counts it). */
+  private tooManySessions(username: string): boolean {
+    return this.limits.tooManySessions(this.sessions.count(username));
+  }
+
+  /** The session's token expired without a refresh: tell the client, then disconnect it. */
+  private expire(socket: ChatSocket): void {
+    if (socket.disconnected || socket.data.username === undefined) return;
+    const message = "The token has expired; log in again with a fresh one";
+    socket.emit(ServerEvent.ChatError, { code: ErrorCode.Unauthorized, message, event: "log in" });
+    this.leave(socket);
+    socket.disconnect(true);
   }
 
   private count(error: ChatErrorBody): void {

@@ -75,6 +75,11 @@ export class LocalSessions<S> {
     return this.byUser.get(user);
   }
 
+  /** How many sessions `user` has here. */
+  count(user: string): number {
+    return this.byUser.get(user)?.length ?? 0;
+  }
+
   userCount(): number {
     return this.byUser.size;
   }

@@ -3,9 +3,13 @@
  * a new one from an address that already holds `limit`. The primary counts a session when it
  * hands out its handshake (so a burst cannot slip past), and the worker reports when it ends
  * (or when the handshake did not become a session). A worker that dies releases all of its own.
+ *
+ * Separately, it counts the connections of each address whose request head the primary is still
+ * reading, from accept: no more than `limit` of those either, so slow heads cannot pile up.
  */
 export class AddressLimiter {
   private readonly total = new Map<string, number>();
+  private readonly heads = new Map<string, number>();
   private readonly byWorker = new Map<number, Map<string, number>>();
 
   constructor(private readonly limit: number) {}
@@ -26,6 +30,20 @@ export class AddressLimiter {
     }
     mine.set(address, (mine.get(address) ?? 0) + 1);
     return true;
+  }
+
+  /** A connection from `address` was accepted; false (not counted) if it has too many open. */
+  openHead(address: string): boolean {
+    if (!this.enabled) return true;
+    const count = this.heads.get(address) ?? 0;
+    if (count >= this.limit) return false;
+    this.heads.set(address, count + 1);
+    return true;
+  }
+
+  /** A connection counted by `openHead` was routed or closed. */
+  closeHead(address: string): void {
+    if (this.enabled) decrement(this.heads, address, 1);
   }
 
   release(address: string, workerId: number, count = 1): void {

@@ -16,7 +16,6 @@ import { workerIdOfSession } from "./session-id.js";
 import type { PooledWorker, WorkerPool } from "./worker-pool.js";
 
 const MAX_HEAD_BYTES = 16 * 1024;
-const HEAD_TIMEOUT_MS = 10_000;
 /** Paths the primary answers itself: they describe the whole host, not one worker. */
 const PRIMARY_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
@@ -28,6 +27,12 @@ export interface BalancerOptions {
   /** While draining, no new session is started here. */
   isDraining: () => boolean;
   limiter: AddressLimiter;
+  /** Time from accept to a complete request head; then 408 and close (not reset by bytes). */
+  headTimeoutMs: number;
+  /** Told each time a connection is refused by a limit (the `limit` label of the metric). */
+  onLimit: (
+    limit: "connections_per_ip" | "request_head_timeout" | "request_head_too_large",
+  ) => void;
 }
 
 /** Connections the primary answers 429 because their address holds too many sessions. */
@@ -37,22 +42,45 @@ export class StickyBalancer {
   constructor(private readonly options: BalancerOptions) {}
 
   handle(socket: Socket): void {
+    socket.on("error", () => socket.destroy());
+    const { limiter, onLimit } = this.options;
+    const address = socket.remoteAddress ?? "";
+    // Counted from accept: connections still sending their head are limited per address too.
+    if (!limiter.openHead(address)) {
+      onLimit("connections_per_ip");
+      refuse(socket, "429 Too Many Requests");
+      return;
+    }
+    let reading = true;
+    const stopReading = () => {
+      if (!reading) return;
+      reading = false;
+      clearTimeout(deadline);
+      socket.removeListener("data", onData);
+      limiter.closeHead(address);
+    };
+    socket.once("close", stopReading);
+    // A fixed deadline from accept: a byte now and then does not extend it.
+    const deadline = setTimeout(() => {
+      stopReading();
+      onLimit("request_head_timeout");
+      refuse(socket, "408 Request Timeout");
+    }, this.options.headTimeoutMs);
     const chunks: Buffer[] = [];
     let size = 0;
-    socket.setTimeout(HEAD_TIMEOUT_MS, () => socket.destroy());
-    socket.on("error", () => socket.destroy());
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
       const head = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
       if (findHeadEnd(head) === -1) {
         if (size > MAX_HEAD_BYTES) {
-          socket.end("HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n");
+          stopReading();
+          onLimit("request_head_too_large");
+          refuse(socket, "431 Request Header Fields Too Large");
         }
         return;
       }
-      socket.removeListener("data", onData);
-      socket.setTimeout(0);
+      stopReading();
       this.route(socket, head);
     };
     socket.on("data", onData);
@@ -69,6 +97,7 @@ export class StickyBalancer {
     const fresh = this.isNewSession(request);
     const counted = fresh && this.options.limiter.enabled;
     if (counted && !this.options.limiter.admit(address, target.id)) {
+      this.options.onLimit("connections_per_ip");
       refusedForAddress.add(socket);
       this.serveLocally(socket, head);
       return;
@@ -118,4 +147,11 @@ export class StickyBalancer {
     this.options.local.emit("connection", socket);
     socket.unshift(head);
   }
+}
+
+/** Answers a bare HTTP status and closes once it is written, whatever the client sends. */
+function refuse(socket: Socket, status: string): void {
+  socket.pause();
+  socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.destroySoon();
 }

@@ -25,12 +25,22 @@ export class PrimaryMetrics {
   private readonly registry = new Registry();
   private readonly waiting = new Map<number, (metrics: MetricsJson[]) => void>();
   private nextRef = 1;
+  /** The scrape under way: requests meanwhile share it, so a flood of /metrics costs one. */
+  private pending: Promise<string> | undefined;
+  private readonly limitHits: Counter<"limit">;
 
   constructor(
     private readonly pool: WorkerPool,
     keeper: StoreKeeper | undefined,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: "chat_primary_" });
+    // Same name as the workers' counter: the aggregation adds the primary's limits to theirs.
+    this.limitHits = new Counter({
+      name: "chat_limit_hits_total",
+      help: "Connections, sessions and requests stopped by a limit (README: Limits and abuse), by limit",
+      labelNames: ["limit"],
+      registers: [this.registry],
+    });
     new Counter({
       name: "chat_worker_restarts_total",
       help: "Workers replaced after dying",
@@ -94,7 +104,20 @@ export class PrimaryMetrics {
 
   readonly contentType = this.registry.contentType;
 
-  async scrape(): Promise<string> {
+  limitHit(limit: string): void {
+    this.limitHits.inc({ limit });
+  }
+
+  scrape(): Promise<string> {
+    if (!this.pending) {
+      this.pending = this.collect().finally(() => {
+        this.pending = undefined;
+      });
+    }
+    return this.pending;
+  }
+
+  private async collect(): Promise<string> {
     const workers = this.pool.all().filter((w) => w.state !== "starting");
     const answers = await Promise.all(workers.map((w) => this.ask(w.id)));
     const own = await this.registry.getMetricsAsJSON();

@@ -68,6 +68,12 @@ export function createWorkerMetrics(gauges: WorkerGauges): {
     help: "Client events refused by the per-connection rate limit",
     registers: [registry],
   });
+  const limitHits = new Counter({
+    name: "chat_limit_hits_total",
+    help: "Connections, sessions and requests stopped by a limit (README: Limits and abuse), by limit",
+    labelNames: ["limit"],
+    registers: [registry],
+  });
   new Gauge({
     name: "chat_watched_users",
     help: "Users watched by at least one connection, counted once per worker",
@@ -101,6 +107,7 @@ export function createWorkerMetrics(gauges: WorkerGauges): {
     stored: () => stored.inc(),
     error: (code) => errors.inc({ code }),
     rateLimited: () => rateLimited.inc(),
+    limitHit: (limit) => limitHits.inc({ limit }),
     presence: (sockets) => presenceEvents.inc(sockets),
     presenceUnwatched: () => presenceUnwatched.inc(),
   };

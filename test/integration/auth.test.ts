@@ -63,7 +63,12 @@ describe("JWT auth", () => {
       const answer = await logIn(socket, name, token === undefined ? {} : { token });
       assert.equal(answer.ok, false);
       assert.equal(!answer.ok && answer.error.code, "UNAUTHORIZED");
-      const users = await listUsers(socket);
+      // Nobody is logged in as `name`: a logged-in observer's list leaves it out.
+      const observer = connect(server.url);
+      const watcher = uniqueName("observer");
+      const observerToken = await signTestToken(SECRET, watcher);
+      assert.ok((await logIn(observer, watcher, { token: observerToken })).ok);
+      const users = await listUsers(observer);
       assert.ok(users.ok && !users.users.includes(name));
       const sendAnswer = await send(socket, "anyone", "hi");
       assert.equal(!sendAnswer.ok && sendAnswer.error.code, "NOT_LOGGED_IN");

@@ -196,9 +196,7 @@ describe("defaults of --port, --host and --workers", () => {
     if (workers !== undefined) assert.equal(workers, os.availableParallelism());
   });
 
-  it("host 127.0.0.1 without a secret, 0.0.0.0 with one (CHAT_AUTH_SECRET)", {
-    todo: "protected mode (issue 15) is not in this build yet: remove this todo with it",
-  }, async () => {
+  it("host 127.0.0.1 without a secret, 0.0.0.0 with one (CHAT_AUTH_SECRET)", async () => {
     assert.equal((await defaults({})).address, "127.0.0.1:3000");
     assert.equal((await defaults({ CHAT_AUTH_SECRET: SECRET })).address, "0.0.0.0:3000");
   });

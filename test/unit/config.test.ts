@@ -11,6 +11,26 @@ describe("config", () => {
     assert.ok(Object.isFrozen(config));
   });
 
+  it("binds loopback only without an auth secret (protected mode), every address with one", () => {
+    assert.equal(resolveConfig({}).host, "127.0.0.1");
+    const secret = "a-secret-of-16-chars-or-more";
+    assert.equal(resolveConfig({ authSecret: secret }).host, "0.0.0.0");
+    assert.equal(resolveConfig({ host: "0.0.0.0" }).host, "0.0.0.0");
+    assert.equal(resolveConfig({ authSecret: secret, host: "10.1.2.3" }).host, "10.1.2.3");
+  });
+
+  it("has a bound for every abuse limit by default", () => {
+    const config = resolveConfig({});
+    assert.equal(config.maxConnectionsPerIp, 1000);
+    assert.equal(config.requestHeadTimeout, 10);
+    assert.equal(config.maxUnsentBytes, 8 * 1024 * 1024);
+    assert.equal(config.maxSessionsPerUser, 32);
+    assert.equal(config.maxStoredBytesPerUser, 4 * 1024 * 1024);
+    assert.equal(config.maxConcurrentReplays, 16);
+    assert.throws(() => resolveConfig({ maxUnsentBytes: 100 }), /--max-unsent-bytes/);
+    assert.throws(() => resolveConfig({ requestHeadTimeout: 0 }), /--request-head-timeout/);
+  });
+
   it("accepts every Redis address form", () => {
     assert.equal(parseRedisUrl("cache"), "redis://cache:6379");
     assert.equal(parseRedisUrl("10.0.0.5:6380"), "redis://10.0.0.5:6380");
