@@ -76,6 +76,12 @@ const CONNECTION_FIGURES: Figure<ConnectionResult>[] = [
     digits: 0,
     ratio: true,
   },
+  {
+    name: "  of which primary (us)",
+    value: (r) => r.primaryCpuPerConnectionUs,
+    digits: 0,
+    ratio: true,
+  },
   { name: "setup p50 (ms)", value: (r) => r.setupMs.p50, digits: 1, ratio: true },
   { name: "setup p99 (ms)", value: (r) => r.setupMs.p99, digits: 1, ratio: true },
   { name: "server RSS idle (MB)", value: (r) => r.rssBeforeMb, digits: 0, ratio: true },
