@@ -209,7 +209,7 @@ function buildProgram(): Command {
       new Option("--max-data-mb <n>", "embedded mode: largest database size, MiB")
         .env("CHAT_MAX_DATA_MB")
         .default(DEFAULTS.maxDataMb)
-        .argParser(integer(16, 1024 * 1024 * 1024)),
+        .argParser(integer(1, 1024 * 1024 * 1024)),
     )
     .addOption(
       new Option(

@@ -157,7 +157,7 @@ export function resolveConfig(partial: Partial<ServerConfig>): Readonly<ServerCo
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(config.redisPrefix)) {
     throw new ConfigError("--redis-prefix must be 1-64 characters of A-Z a-z 0-9 _ . : -");
   }
-  checkInteger("--max-data-mb", config.maxDataMb, 16, 1024 * 1024 * 1024);
+  checkInteger("--max-data-mb", config.maxDataMb, 1, 1024 * 1024 * 1024);
   if (isMultiHost(config)) {
     if (config.dataDir !== undefined) {
       throw new ConfigError("--data-dir is for embedded mode; multi-host mode keeps data in Redis");

@@ -59,6 +59,7 @@ export function createBackend(
     workerId,
     logger,
     syncAcks: config.syncAcks,
+    maxBytes: config.maxDataMb * 1024 * 1024,
   });
   return { backend: embedded, embedded, redis: undefined };
 }

@@ -74,4 +74,16 @@ describe("JWT auth", () => {
       assert.equal(!sendAnswer.ok && sendAnswer.error.code, "NOT_LOGGED_IN");
     });
   }
+
+  // The same tokens in the handshake's `auth.token` instead of the `log in` payload.
+  for (const [what, makeToken] of refused.filter(([what]) => what !== "no token")) {
+    it(`refuses ${what} in the handshake's auth.token with UNAUTHORIZED`, async () => {
+      const name = uniqueName("mallory");
+      const socket = connect(server.url, { auth: { token: await makeToken(name) } });
+      const answer = await logIn(socket, name);
+      assert.equal(!answer.ok && answer.error.code, "UNAUTHORIZED", JSON.stringify(answer));
+      const sendAnswer = await send(socket, "anyone", "hi");
+      assert.equal(!sendAnswer.ok && sendAnswer.error.code, "NOT_LOGGED_IN");
+    });
+  }
 });
