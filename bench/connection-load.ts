@@ -88,7 +88,10 @@ export async function runConnectionLoad(
     const done = await pool.collect<ConnectionDone>("done", limitMs).finally(() => {
       clearInterval(progress);
     });
-    const serverCpuUs = cpuBetween(before, sampleTree(server.roots));
+    const end = sampleTree(server.roots);
+    const serverCpuUs = cpuBetween(before, end);
+    const primary = server.roots[0] ?? -1;
+    const primaryCpuUs = (end.cpuUsByPid.get(primary) ?? 0) - (before.cpuUsByPid.get(primary) ?? 0);
     const serverCores = serverCpuUs / (nowUs() - startUs);
     const generatorCores = done.reduce((sum, d) => sum + d.cpuCores, 0);
     const load = machineLoad(endLoadWindow(loadWindow), serverCores + generatorCores);
@@ -96,6 +99,7 @@ export async function runConnectionLoad(
     const after = sampleTree(server.roots);
     const result = summarizeRun(id, options.connections, attempted, done, before, after);
     result.cpuPerConnectionUs = result.connected > 0 ? serverCpuUs / result.connected : 0;
+    result.primaryCpuPerConnectionUs = result.connected > 0 ? primaryCpuUs / result.connected : 0;
     const notes = [...result.notes, ...loadNotes(load)];
     if (!server.alive()) notes.unshift(`the server exited during the run:\n${server.output()}`);
     return { ...result, ...load, sourceAddresses: addressCount, notes };
@@ -150,6 +154,7 @@ function summarizeRun(
     elapsedS,
     perSecond: connected / elapsedS,
     cpuPerConnectionUs: 0, // filled in by the caller, which measured the server's CPU
+    primaryCpuPerConnectionUs: 0,
     rssBeforeMb: before.rssBytes / MB,
     rssAfterMb: after.rssBytes / MB,
     rssPerConnectionKb: held > 0 ? (after.rssBytes - before.rssBytes) / 1024 / held : 0,

@@ -17,7 +17,7 @@ import {
 import { GeneratorPool } from "./generator-pool.js";
 import { encode, merge, summarize } from "./latency.js";
 import { endLoadWindow, loadNotes, machineLoad, startLoadWindow } from "./machine-load.js";
-import { cpuBetween, sampleTree } from "./proc-stats.js";
+import { cpuBetween, sampleTree, type TreeSample } from "./proc-stats.js";
 import type { DmResult, RunIdentity } from "./results.js";
 import { countersPer, scrapeCounters } from "./server-metrics.js";
 import type { RunningServer } from "./server-process.js";
@@ -156,6 +156,10 @@ async function measure(
     throughput: totals.receivedInWindow / windowS,
     latencyMs: summarize(histogram),
     cpuUsPerMessage: totals.receivedInWindow > 0 ? cpuUs / totals.receivedInWindow : 0,
+    primaryCpuUsPerMessage:
+      totals.receivedInWindow > 0
+        ? primaryCpuUs(before, after, server.roots) / totals.receivedInWindow
+        : 0,
     serverCores,
     ...machineLoad(loadSpan, serverCores + generatorCores),
     serverRssMb: after.rssBytes / 2 ** 20,
@@ -228,4 +232,10 @@ function notes(result: DmResult, ready: DmReady[], options: DmOptions): string[]
   });
   if (result.lost > 0) list.push(`${result.lost} messages not delivered within the drain time`);
   return [...list, ...loadNotes(result)];
+}
+
+/** CPU the first host's main process (chat-server's primary) spent in the window, microseconds. */
+function primaryCpuUs(before: TreeSample, after: TreeSample, roots: number[]): number {
+  const root = roots[0] ?? -1;
+  return (after.cpuUsByPid.get(root) ?? 0) - (before.cpuUsByPid.get(root) ?? 0);
 }

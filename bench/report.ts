@@ -47,6 +47,12 @@ const DM_FIGURES: Figure<DmResult>[] = [
   { name: "latency p99.9 (ms)", value: (r) => r.latencyMs.p999, digits: 2, ratio: true },
   { name: "latency max (ms)", value: (r) => r.latencyMs.max, digits: 1, ratio: true },
   { name: "server CPU per message (us)", value: (r) => r.cpuUsPerMessage, digits: 1, ratio: true },
+  {
+    name: "main process CPU per message (us)",
+    value: (r) => r.primaryCpuUsPerMessage,
+    digits: 1,
+    ratio: false,
+  },
   { name: "server CPU (cores)", value: (r) => r.serverCores, digits: 2, ratio: true },
   { name: "server RSS (MB)", value: (r) => r.serverRssMb, digits: 0, ratio: true },
   {
@@ -70,6 +76,12 @@ const CONNECTION_FIGURES: Figure<ConnectionResult>[] = [
     digits: 0,
     ratio: true,
   },
+  {
+    name: "  of which primary (us)",
+    value: (r) => r.primaryCpuPerConnectionUs,
+    digits: 0,
+    ratio: true,
+  },
   { name: "setup p50 (ms)", value: (r) => r.setupMs.p50, digits: 1, ratio: true },
   { name: "setup p99 (ms)", value: (r) => r.setupMs.p99, digits: 1, ratio: true },
   { name: "server RSS idle (MB)", value: (r) => r.rssBeforeMb, digits: 0, ratio: true },
@@ -78,11 +90,11 @@ const CONNECTION_FIGURES: Figure<ConnectionResult>[] = [
   ...loadFigures<ConnectionResult>(),
 ];
 
-/** Rows for the targets' own IPC counters, per delivered message (where a target has them). */
+/** Rows for the targets' own store and mesh counters, per delivered message (where a target has them). */
 function counterFigures(results: DmResult[]): Figure<DmResult>[] {
   const names = new Set(results.flatMap((r) => Object.keys(r.countersPerMessage)));
   return [...names]
-    .filter((name) => /ipc|forwarded/i.test(name))
+    .filter((name) => /store_full|gap_reads|peer_channel/i.test(name))
     .sort()
     .map((name) => ({
       name: `${name.replace(/^chat_|_total$/g, "")} per message`,

@@ -52,6 +52,8 @@ export interface DmResult extends RunIdentity, MachineLoad {
   latencyMs: LatencySummary;
   /** Server process tree CPU time (user+system) in the window / deliveries in the window. */
   cpuUsPerMessage: number;
+  /** CPU of the first host's main process (the primary; the whole server for one-process baselines) per delivery. */
+  primaryCpuUsPerMessage: number;
   /** Server CPU in the window, in cores. */
   serverCores: number;
   serverRssMb: number;
@@ -79,6 +81,11 @@ export interface ConnectionResult extends RunIdentity, MachineLoad {
   perSecond: number;
   /** Server CPU (all its processes) from the first connection to the last answer, per session. */
   cpuPerConnectionUs: number;
+  /**
+   * Of that, the CPU of the first process alone (chat-server's and cluster's primary, which
+   * accepts and hands over every connection; the whole server for seed), per session.
+   */
+  primaryCpuPerConnectionUs: number;
   rssBeforeMb: number;
   rssAfterMb: number;
   /** (tree RSS with every connection open - idle tree RSS) / connections still open */

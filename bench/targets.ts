@@ -3,6 +3,8 @@
  * line, on a free port, and is ready when GET /readyz answers 200. Adding a design to compare
  * is adding an entry here.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -55,13 +57,23 @@ function chatServerArgs(port: number, host: string, workers: number): string[] {
   ];
 }
 
+/** A new data directory for an embedded run, removed when the bench exits. */
+function benchDataDir(): string {
+  const directory = mkdtempSync(path.join(os.tmpdir(), "chat-bench-data-"));
+  process.once("exit", () => rmSync(directory, { recursive: true, force: true }));
+  return directory;
+}
+
 export const TARGETS: Record<TargetName, Target> = {
   "chat-server": {
     name: "chat-server",
-    description: "chat-server start (embedded mode)",
+    description: "chat-server start (embedded mode, a new data directory per run)",
     baseline: false,
     usesWorkers: true,
-    args: chatServerArgs,
+    args: (port, host, workers) => [
+      ...chatServerArgs(port, host, workers),
+      ...["--data-dir", benchDataDir()],
+    ],
   },
   "chat-server-redis": {
     name: "chat-server-redis",

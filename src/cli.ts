@@ -9,6 +9,7 @@ import {
   DEFAULTS,
   LOG_LEVELS,
   type LogLevel,
+  parseClusterSeeds,
   parseRedisUrl,
   parseSentinels,
   resolveConfig,
@@ -92,6 +93,14 @@ function buildProgram(): Command {
       new Option("--redis-sentinels <list>", "Redis through Sentinel: host:port,host:port,…")
         .env("REDIS_SENTINELS")
         .argParser(wrap(parseSentinels)),
+    )
+    .addOption(
+      new Option(
+        "--redis-cluster <list>",
+        "Redis Cluster seed nodes: host:port,… (or rediss://user:pass@host:port,… for TLS)",
+      )
+        .env("REDIS_CLUSTER")
+        .argParser(wrap(parseClusterSeeds)),
     )
     .addOption(
       new Option("--redis-master <name>", "Sentinel master name")
@@ -200,7 +209,7 @@ function buildProgram(): Command {
       new Option("--max-data-mb <n>", "embedded mode: largest database size, MiB")
         .env("CHAT_MAX_DATA_MB")
         .default(DEFAULTS.maxDataMb)
-        .argParser(integer(16, 1024 * 1024 * 1024)),
+        .argParser(integer(1, 1024 * 1024 * 1024)),
     )
     .addOption(
       new Option(
@@ -238,6 +247,7 @@ function toConfig(options: Record<string, unknown>): Partial<ServerConfig> {
     redisUrl: options.redis as string | undefined,
     redisSentinels: options.redisSentinels as ServerConfig["redisSentinels"],
     redisMaster: options.redisMaster as string,
+    redisCluster: options.redisCluster as string[] | undefined,
     redisPrefix: options.redisPrefix as string,
     nodeId: options.nodeId as string | undefined,
     authSecret: options.authSecret as string | undefined,

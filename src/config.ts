@@ -28,6 +28,11 @@ export interface ServerConfig {
   redisSentinels: RedisEndpoint[] | undefined;
   /** Sentinel master name. Default `mymaster`. */
   redisMaster: string;
+  /**
+   * Seed nodes of a Redis Cluster (`redis://host:port`, or `rediss://user:pass@host:port` for
+   * TLS and a password); turns on multi-host mode. Default none.
+   */
+  redisCluster: string[] | undefined;
   /** Prefix of every Redis key and channel. Default `chat`. */
   redisPrefix: string;
   /** This host's name in presence data. Default `<hostname>:<port>`. */
@@ -80,6 +85,7 @@ export const DEFAULTS = Object.freeze({
   redisUrl: undefined,
   redisSentinels: undefined,
   redisMaster: "mymaster",
+  redisCluster: undefined,
   redisPrefix: "chat",
   nodeId: "",
   authSecret: undefined,
@@ -110,7 +116,11 @@ export class ConfigError extends Error {
 }
 
 export function isMultiHost(config: ServerConfig): boolean {
-  return config.redisUrl !== undefined || config.redisSentinels !== undefined;
+  return (
+    config.redisUrl !== undefined ||
+    config.redisSentinels !== undefined ||
+    config.redisCluster !== undefined
+  );
 }
 
 /** Fills defaults, checks every field, and returns a frozen config. */
@@ -140,10 +150,14 @@ export function resolveConfig(partial: Partial<ServerConfig>): Readonly<ServerCo
   if (!LOG_LEVELS.includes(config.logLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   }
+  const redisModes = [config.redisUrl, config.redisSentinels, config.redisCluster];
+  if (redisModes.filter((mode) => mode !== undefined).length > 1) {
+    throw new ConfigError("give one of --redis, --redis-sentinels and --redis-cluster");
+  }
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(config.redisPrefix)) {
     throw new ConfigError("--redis-prefix must be 1-64 characters of A-Z a-z 0-9 _ . : -");
   }
-  checkInteger("--max-data-mb", config.maxDataMb, 16, 1024 * 1024 * 1024);
+  checkInteger("--max-data-mb", config.maxDataMb, 1, 1024 * 1024 * 1024);
   if (isMultiHost(config)) {
     if (config.dataDir !== undefined) {
       throw new ConfigError("--data-dir is for embedded mode; multi-host mode keeps data in Redis");
@@ -180,6 +194,35 @@ export function parseRedisUrl(value: string): string {
   }
   const { host, port } = parseHostPort(text, 6379, "--redis");
   return `redis://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * `host:port,host:port,…` (each also `redis://…` or `rediss://user:pass@host:port`) to the seed
+ * URLs of a Redis Cluster. TLS and credentials, when given, are the same for every node.
+ */
+export function parseClusterSeeds(value: string): string[] {
+  const parts = value
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean);
+  if (parts.length === 0) throw new ConfigError("--redis-cluster: give host:port,host:port,…");
+  const seeds = parts.map((part) => {
+    if (!/^rediss?:\/\//.test(part)) {
+      const { host, port } = parseHostPort(part, 6379, "--redis-cluster");
+      return `redis://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    }
+    try {
+      new URL(part);
+      return part;
+    } catch {
+      throw new ConfigError(`--redis-cluster: not a valid URL: ${part}`);
+    }
+  });
+  const schemes = new Set(seeds.map((seed) => seed.slice(0, seed.indexOf(":"))));
+  if (schemes.size > 1) {
+    throw new ConfigError("--redis-cluster: use redis:// or rediss:// for every seed, not both");
+  }
+  return seeds;
 }
 
 /** `host:port,host:port,…` to a list of endpoints. */

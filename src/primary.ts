@@ -17,7 +17,7 @@ import { ConfigError, isMultiHost, type ServerConfig } from "./config.js";
 import { createPrimaryRoutes } from "./http/primary-routes.js";
 import { createLogger } from "./logger.js";
 import { PrimaryMetrics } from "./metrics/primary-metrics.js";
-import { probeRedis } from "./routing/redis-connection.js";
+import { probeRedis } from "./redis/connection.js";
 import { StoreOpenError } from "./store/chat-store.js";
 import { survivesFailedCommits } from "./store/commit-errors.js";
 import { type HeldDirectory, holdDataDirectory } from "./store/data-directory.js";
@@ -179,13 +179,21 @@ function clearDeadWorkersPresence(pool: WorkerPool, keeper: StoreKeeper, logger:
 /** An unreachable Redis at start-up is a user mistake: one line naming the address, exit 1. */
 async function checkRedis(config: ServerConfig): Promise<void> {
   try {
-    await probeRedis({
-      url: config.redisUrl,
-      sentinels: config.redisSentinels,
-      masterName: config.redisMaster,
-    });
+    await probeRedis(
+      {
+        url: config.redisUrl,
+        sentinels: config.redisSentinels,
+        masterName: config.redisMaster,
+        cluster: config.redisCluster,
+      },
+      config.redisCluster ? 10_000 : 5000,
+    );
   } catch (error) {
-    const option = config.redisSentinels ? "--redis-sentinels" : "--redis";
+    const option = config.redisCluster
+      ? "--redis-cluster"
+      : config.redisSentinels
+        ? "--redis-sentinels"
+        : "--redis";
     throw new ConfigError(`${option}: ${(error as Error).message}`);
   }
 }

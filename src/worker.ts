@@ -16,6 +16,7 @@ import type { ServerConfig } from "./config.js";
 import { oneRequestPerConnection } from "./http/one-request-per-connection.js";
 import { createStaticHandler } from "./http/static-files.js";
 import { createLogger } from "./logger.js";
+import { addEmbeddedMetrics } from "./metrics/embedded-metrics.js";
 import { createWorkerMetrics } from "./metrics/worker-metrics.js";
 import type { ClientToServerEvents, ServerToClientEvents } from "./protocol.js";
 import { createBackend } from "./routing/create-backend.js";
@@ -64,6 +65,7 @@ const metrics = createWorkerMetrics({
   watchedUsers: () => chat.watches.watchedUserCount(),
   backendUp: () => backend.isReady(),
 });
+if (embedded) addEmbeddedMetrics(metrics.registry, embedded);
 const chat = new ChatService({
   metrics: metrics.chat,
   backend,

@@ -1,6 +1,6 @@
 /**
  * Bounds log-in replays. A replay is up to 1000 stored messages read from the inbox and copied
- * through the worker (over IPC from the primary in embedded mode): repeated log ins (log out,
+ * through the worker (from the embedded database, or from Redis): repeated log ins (log out,
  * log in, …) each fetched one, and a few connections could make a worker hold gigabytes. So:
  * one replay at a time per connection (another log in meanwhile is refused), and at most
  * `maxInFlight` per worker at once; the others wait their turn in order.

@@ -167,6 +167,12 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         this.emit("message", entry, message);
       });
       worker.on("error", (error: NodeJS.ErrnoException) => {
+        // Node could not even run (e.g. EACCES on its binary): no "exit" event follows.
+        if (error.syscall?.startsWith("spawn")) {
+          startFailure = `cannot run a worker process: ${error.message}`;
+          gone(null, null);
+          return;
+        }
         // A message to a worker that is exiting (EPIPE) is expected while it drains or dies;
         // its exit is logged on its own.
         const leaving = entry.state === "draining" || this.stopping || !worker.isConnected();
@@ -176,7 +182,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
           this.logger.warn({ workerId: worker.id, err: error.message }, "worker IPC error");
         }
       });
-      worker.once("exit", (code, signal) => {
+      let exited = false;
+      const gone = (code: number | null, signal: string | null) => {
+        if (exited) return;
+        exited = true;
         clearTimeout(readyTimer);
         this.workers.delete(worker.id);
         this.emit("exit", worker.id);
@@ -204,7 +213,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
           this.logger.error({ workerId: worker.id, code, signal }, "worker died; replacing it");
         }
         this.replaceAfterCrash(entry);
-      });
+      };
+      worker.once("exit", gone);
     });
   }
 

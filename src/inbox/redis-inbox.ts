@@ -1,18 +1,21 @@
 /**
- * Inboxes in Redis: one stream per recipient, `<p>:inbox:{user}`, whose entry ids are the message
- * ids (`<ms>-<seq>`, ordered per recipient by Redis). Each entry holds the sender (`f`), the text
- * (`m`) and the acceptance time (`s`). A stream keeps about the newest 1000 entries
+ * Inboxes in Redis: one stream per user, `<p>:inbox:{user}`, whose entry ids are the message
+ * ids (`<ms>-<seq>`, ordered per recipient by Redis). A message the user received holds its
+ * sender (`f`), the text (`m`) and the acceptance time (`s`); the copy of one the user sent
+ * holds its recipient (`t`) instead of `f`, and the message id in `i` when it could not take
+ * that id as its entry id (see redis/scripts.ts). A stream keeps about the newest 1000 entries
  * (`MAXLEN ~`, which trims whole nodes, so never fewer) and expires 7 days after its newest
- * write. Beside it, `<p>:cursor:{user}` holds the id of the newest message handed to a session
- * of the user (live or replayed): the entries after it are those stored while they were offline.
+ * write. Beside it, `<p>:cursor:{user}` holds the id of the newest entry handed to a session
+ * of the user (live or replayed) or sent by one: the entries after it are those stored while
+ * they were offline.
  *
  * This file reads inboxes; writing happens in the send script (routing), which must also read
  * presence in the same atomic step.
  */
-import type { Redis } from "ioredis";
 import type { NewMessage } from "../protocol.js";
-import { defineScript, type ScriptCall } from "../routing/redis-connection.js";
-import type { RedisKeys } from "../routing/redis-keys.js";
+import { defineScript, type RedisClient, type ScriptCall } from "../redis/connection.js";
+import type { RedisKeys } from "../redis/keys.js";
+import { DRAIN_SCRIPT } from "../redis/scripts.js";
 
 export interface InboxLimits {
   /** Entries an inbox keeps at least (MAXLEN ~). */
@@ -29,29 +32,6 @@ export const INBOX_LIMITS: Readonly<InboxLimits> = Object.freeze({
   replayLimit: 1000,
 });
 
-/**
- * Lua: the entries after the cursor (the newest `limit` of them, oldest first), and the cursor
- * moved to the newest, in one step, so two sessions logging in at once never both get the same
- * ones. Shared by the presence registration script, which runs it per user.
- * Expects locals `inboxKey`, `cursorKey`, `limit`, `ttl`; leaves `entries`.
- */
-export const LUA_DRAIN_AFTER_CURSOR = `
-local cursor = redis.call('GET', cursorKey)
-local newest = redis.call('XREVRANGE', inboxKey, '+', cursor and ('(' .. cursor) or '-', 'COUNT', limit)
-local entries = {}
-for i = #newest, 1, -1 do entries[#entries + 1] = newest[i] end
-if #entries > 0 then
-  redis.call('SET', cursorKey, entries[#entries][1], 'PX', ttl)
-end
-`;
-
-const DRAIN_SCRIPT = `
-local inboxKey, cursorKey = KEYS[1], KEYS[2]
-local limit, ttl = ARGV[1], ARGV[2]
-${LUA_DRAIN_AFTER_CURSOR}
-return entries
-`;
-
 /** A stream entry as ioredis returns it: `[id, [field, value, field, value, …]]`. */
 type StreamEntry = [string, string[]];
 
@@ -63,19 +43,24 @@ export function decodeEntries(user: string, reply: unknown): NewMessage[] {
     const [id, fields] = entry;
     if (typeof id !== "string" || !Array.isArray(fields)) continue;
     let from: string | undefined;
+    let to: string | undefined;
     let text: string | undefined;
+    let messageId: string | undefined;
     let sentAt = Number.NaN;
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const value = fields[i + 1];
       if (fields[i] === "f") from = value;
+      else if (fields[i] === "t") to = value;
       else if (fields[i] === "m") text = value;
       else if (fields[i] === "s") sentAt = Number(value);
+      else if (fields[i] === "i") messageId = value;
     }
-    if (from === undefined || text === undefined) continue;
+    // A received message names its sender; a sent one (the sender's copy) its recipient.
+    if ((from === undefined) === (to === undefined) || text === undefined) continue;
     messages.push({
-      id,
-      from,
-      to: user,
+      id: messageId ?? id,
+      from: from ?? user,
+      to: to ?? user,
       message: text,
       sentAt: Number.isFinite(sentAt) ? sentAt : 0,
     });
@@ -87,7 +72,7 @@ export class RedisInbox {
   private readonly drainScript: ScriptCall;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
     private readonly limits: InboxLimits = INBOX_LIMITS,
   ) {

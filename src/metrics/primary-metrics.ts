@@ -14,6 +14,7 @@ import {
   Registry,
 } from "prom-client";
 import type { WorkerPool } from "../cluster/worker-pool.js";
+import { keptBytes } from "../store/inbox-records.js";
 import { listUsers } from "../store/presence-records.js";
 import type { StoreKeeper } from "../store/store-keeper.js";
 
@@ -84,6 +85,15 @@ export class PrimaryMetrics {
         collect() {
           store.refresh();
           this.set(keeper.size().messages);
+        },
+      });
+      new Gauge({
+        name: "chat_store_kept_bytes",
+        help: "Bytes of messages kept in the embedded database, counted against --max-data-mb",
+        registers: [this.registry],
+        collect() {
+          store.refresh();
+          this.set(keptBytes(store));
         },
       });
       new Counter({

@@ -1,18 +1,29 @@
 /**
- * Presence in Redis: which workers hold a session of which user (see routing/redis-keys.ts for
- * the keys). Each worker registers the users it holds, heartbeats its own entry in
- * `<p>:workers` (score: expiry in Redis server time, so host clocks do not matter), and sweeps
- * the entries of workers whose heartbeat expired: a host killed with -9 leaves its users online
- * for at most `ttlMs + heartbeatMs`. The send script also skips (and removes) expired holders at
- * once. Locally the worker keeps the set of users it holds, and registers them all again after
- * Redis came back (a restarted Redis may have lost them, a sweep may have removed them).
+ * Presence in Redis: which workers hold a session of which user (see redis/keys.ts for the
+ * keys). Each worker registers the users it holds (in their presence hashes, and in its own set
+ * of users), heartbeats its own entry in `<p>:workers` (score: expiry in Redis server time, so
+ * host clocks do not matter), and sweeps the users of workers whose heartbeat expired: a host
+ * killed with -9 leaves its users online for at most `ttlMs + heartbeatMs`. The dead workers
+ * the last heartbeat saw are skipped (and removed) by the send scripts at once. Locally the
+ * worker keeps the set of users it holds, and registers them all again after Redis came back
+ * (a restarted Redis may have lost them, a sweep may have removed them).
+ *
+ * Nothing here touches two slots in one script: a user's presence and inbox share a slot, the
+ * worker's user set has its own, and the registry of workers is one key. Online users are the
+ * presence hashes that exist, listed by SCAN on each master.
  */
-import type { Redis } from "ioredis";
-import { decodeEntries, type InboxLimits, LUA_DRAIN_AFTER_CURSOR } from "../inbox/redis-inbox.js";
+import { decodeEntries, type InboxLimits } from "../inbox/redis-inbox.js";
 import type { NewMessage } from "../protocol.js";
-import { type BackendLogger, defineScript, type ScriptCall } from "../routing/redis-connection.js";
-import type { RedisKeys } from "../routing/redis-keys.js";
-import { LUA_NOTIFY_WATCHERS } from "./redis-watch.js";
+import {
+  type BackendLogger,
+  defineScript,
+  type RedisClient,
+  type ScriptCall,
+} from "../redis/connection.js";
+import type { RedisKeys } from "../redis/keys.js";
+import { FORGET_SCRIPT, HEARTBEAT_SCRIPT, REGISTER_SCRIPT } from "../redis/scripts.js";
+import { groupBySlot, isCluster } from "../redis/slots.js";
+import { notifyWatchers } from "./redis-watch.js";
 
 export interface PresenceTimings {
   /** How often a worker renews its entry and sweeps dead workers. */
@@ -28,97 +39,12 @@ export const PRESENCE_TIMINGS: Readonly<PresenceTimings> = Object.freeze({
 
 /** Users registered per script call when registering many at once. */
 const BATCH = 200;
-
-/** Lua: removes `worker` from `user`'s presence, and `user` from the online set if none is left
- * (telling the user's watchers). */
-const LUA_FORGET = `
-${LUA_NOTIFY_WATCHERS}
-local function forget(prefix, online, worker, user)
-  local presenceKey = prefix .. ':presence:{' .. user .. '}'
-  local removed = redis.call('HDEL', presenceKey, worker)
-  if redis.call('EXISTS', presenceKey) == 0 then
-    redis.call('ZREM', online, user)
-    if removed == 1 then notify_watchers(prefix, user, false) end
-  end
-end
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-`;
-
-/** Marks users online here and hands back, per user, the messages stored while they were away. */
-const REGISTER_SCRIPT = `
-${LUA_NOTIFY_WATCHERS}
-local online, workerUsers = KEYS[1], KEYS[2]
-local prefix, worker, limit, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local result = {}
-for i = 5, #ARGV do
-  local user = ARGV[i]
-  local presenceKey = prefix .. ':presence:{' .. user .. '}'
-  if redis.call('HSET', presenceKey, worker, '1') == 1 and redis.call('HLEN', presenceKey) == 1 then
-    notify_watchers(prefix, user, true)
-  end
-  redis.call('ZADD', online, 0, user)
-  redis.call('SADD', workerUsers, user)
-  local inboxKey = prefix .. ':inbox:{' .. user .. '}'
-  local cursorKey = prefix .. ':cursor:{' .. user .. '}'
-  ${LUA_DRAIN_AFTER_CURSOR}
-  result[#result + 1] = entries
-end
-return result
-`;
-
-const UNREGISTER_SCRIPT = `
-${LUA_FORGET}
-local online, workerUsers = KEYS[1], KEYS[2]
-local prefix, worker = ARGV[1], ARGV[2]
-for i = 3, #ARGV do
-  forget(prefix, online, worker, ARGV[i])
-  redis.call('SREM', workerUsers, ARGV[i])
-end
-return 0
-`;
-
-/**
- * Renews this worker's entry, then sweeps workers whose entry expired (a few at a time, a batch
- * of users each). Returns { 1 if this worker's entry was missing (new, or swept), users swept }.
- */
-const HEARTBEAT_SCRIPT = `
-${LUA_FORGET}
-local online, workers = KEYS[1], KEYS[2]
-local prefix, worker, ttl, maxDead, batch = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
-local now = now_ms()
-local added = redis.call('ZADD', workers, now + ttl, worker)
-local dead = redis.call('ZRANGEBYSCORE', workers, '-inf', '(' .. now, 'LIMIT', 0, maxDead)
-local swept = 0
-for _, d in ipairs(dead) do
-  local setKey = prefix .. ':worker:' .. d .. ':users'
-  for _, user in ipairs(redis.call('SPOP', setKey, batch)) do
-    forget(prefix, online, d, user)
-    swept = swept + 1
-  end
-  if redis.call('EXISTS', setKey) == 0 then redis.call('ZREM', workers, d) end
-end
-return {added, swept}
-`;
-
-/** Renews this worker's entry and clears its presence (before registering it again); ARGV[4]
- * 'leave' also removes the entry, for a clean shutdown. */
-const REJOIN_SCRIPT = `
-${LUA_FORGET}
-local online, workers, workerUsers = KEYS[1], KEYS[2], KEYS[3]
-local prefix, worker, ttl, mode = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local users = redis.call('SMEMBERS', workerUsers)
-for _, user in ipairs(users) do forget(prefix, online, worker, user) end
-redis.call('DEL', workerUsers)
-if mode == 'leave' then
-  redis.call('ZREM', workers, worker)
-else
-  redis.call('ZADD', workers, now_ms() + ttl, worker)
-end
-return #users
-`;
+/** Users of a dead worker swept per heartbeat. */
+const SWEEP_BATCH = 1000;
+/** Dead workers listed per heartbeat. */
+const MAX_DEAD = 10;
+/** Keys SCAN visits per call when listing users. */
+const SCAN_COUNT = 1000;
 
 export interface PresenceEvents {
   /** Messages stored for local users while this worker was not registered: deliver them. */
@@ -131,18 +57,21 @@ export class RedisPresence {
   private readonly local = new Set<string>();
   private readonly registrations = new Map<string, Promise<NewMessage[]>>();
   private readonly register: ScriptCall;
-  private readonly unregister: ScriptCall;
+  private readonly forgetScript: ScriptCall;
   private readonly heartbeatScript: ScriptCall;
-  private readonly rejoin: ScriptCall;
   private timer: NodeJS.Timeout | undefined;
+  /** Workers whose entry had expired at the last heartbeat (until swept). */
+  private dead: string[] = [];
   /** A registration or removal failed: Redis may not match the local set. */
   private needsResync = false;
   private resyncing: Promise<void> | undefined;
   /** Another resync was asked for while one ran: run again once it is done. */
   private resyncAgain = false;
+  /** A listing under way: concurrent callers share it. */
+  private listing: Promise<string[]> | undefined;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
     private readonly worker: string,
     private readonly timings: PresenceTimings,
@@ -150,15 +79,14 @@ export class RedisPresence {
     private readonly logger: BackendLogger,
     private readonly events: PresenceEvents,
   ) {
-    this.register = defineScript(client, "chatPresenceRegister", 2, REGISTER_SCRIPT);
-    this.unregister = defineScript(client, "chatPresenceUnregister", 2, UNREGISTER_SCRIPT);
-    this.heartbeatScript = defineScript(client, "chatPresenceHeartbeat", 2, HEARTBEAT_SCRIPT);
-    this.rejoin = defineScript(client, "chatPresenceRejoin", 3, REJOIN_SCRIPT);
+    this.register = defineScript(client, "chatPresenceRegister", "any", REGISTER_SCRIPT);
+    this.forgetScript = defineScript(client, "chatPresenceForget", "any", FORGET_SCRIPT);
+    this.heartbeatScript = defineScript(client, "chatPresenceHeartbeat", 1, HEARTBEAT_SCRIPT);
   }
 
   /** Enters this worker in the registry and starts the heartbeat. */
   async join(): Promise<void> {
-    await this.rejoinCall("join");
+    await this.heartbeatCall("join");
     this.timer ??= setInterval(() => void this.beat(), this.timings.heartbeatMs);
     this.timer.unref();
   }
@@ -174,21 +102,27 @@ export class RedisPresence {
   /** Stops, and removes this worker and its users from presence in Redis. */
   async leave(): Promise<void> {
     this.stop();
-    await this.rejoinCall("leave");
+    await this.forgetWorker(this.worker);
+  }
+
+  /** Workers known dead (their entry expired) and not swept yet: senders skip them. */
+  deadWorkers(): readonly string[] {
+    return this.dead;
   }
 
   /**
-   * Removes the presence of another worker known to be dead (its primary saw it exit), at once
-   * rather than when its heartbeat expires. Returns how many users it held.
+   * Removes the presence of a worker known to be dead (its primary saw it exit, or it expired),
+   * rather than waiting for a sweep. Returns how many users it held.
    */
   async forgetWorker(worker: string): Promise<number> {
-    const k = this.keys;
-    return Number(
-      await this.rejoin(
-        [k.online, k.workers, k.workerUsers(worker)],
-        [k.prefix, worker, this.timings.ttlMs, "leave"],
-      ),
-    );
+    let total = 0;
+    for (;;) {
+      const swept = await this.sweep(worker);
+      total += swept;
+      if (swept < SWEEP_BATCH) break;
+    }
+    await this.heartbeatScript([this.keys.workers], [worker, this.timings.ttlMs, 0, "leave"]);
+    return total;
   }
 
   /** Marks `user` online here; the registration also takes the messages stored meanwhile. */
@@ -211,10 +145,10 @@ export class RedisPresence {
   remove(user: string): void {
     this.local.delete(user);
     this.registrations.delete(user);
-    this.unregister(
-      [this.keys.online, this.keys.workerUsers(this.worker)],
-      [this.keys.prefix, this.worker, user],
-    ).catch((err: Error) => {
+    Promise.all([
+      this.forget(this.worker, [user]),
+      this.client.srem(this.keys.workerUsers(this.worker), user),
+    ]).catch((err: Error) => {
       this.needsResync = true;
       this.logger.debug({ user, err: err.message }, "presence removal failed; will resync");
     });
@@ -224,15 +158,23 @@ export class RedisPresence {
     return this.local.has(user);
   }
 
-  async list(limit: number): Promise<string[]> {
+  /**
+   * Online users, sorted, at most `limit`: the presence hashes found by SCAN on every master
+   * (each stops once it found `limit`). Concurrent calls share one listing.
+   */
+  list(limit: number): Promise<string[]> {
     const count = Math.floor(limit);
-    if (!(count > 0)) return [];
-    return this.client.zrange(this.keys.online, "0", String(count - 1));
+    if (!(count > 0)) return Promise.resolve([]);
+    this.listing ??= this.scanUsers(count).finally(() => {
+      this.listing = undefined;
+    });
+    return this.listing.then((users) => users.slice(0, count));
   }
 
   /**
-   * Registers every local user again from scratch; messages stored for them while this worker
-   * was not registered go to `catchUp`. Runs after Redis came back; one at a time.
+   * Registers every local user again; messages stored for them while this worker was not
+   * registered go to `catchUp`. Users this worker registered but no longer holds are removed.
+   * Runs after Redis came back; one at a time.
    */
   resync(): Promise<void> {
     if (this.resyncing) {
@@ -240,20 +182,9 @@ export class RedisPresence {
       return this.resyncing;
     }
     this.needsResync = false;
-    const users = [...this.local];
-    // Issued together, in order, on one connection: later add/remove calls queue behind them.
-    const calls: Promise<unknown>[] = [this.rejoinCall("join")];
-    for (let i = 0; i < users.length; i += BATCH) {
-      const batch = users.slice(i, i + BATCH);
-      calls.push(
-        this.registerUsers(batch).then((perUser) => {
-          for (const messages of perUser) if (messages.length > 0) this.events.catchUp(messages);
-        }),
-      );
-    }
-    const run = Promise.all(calls).then(
-      () => {
-        this.logger.info({ users: users.length }, "presence registered again");
+    const run = this.registerAgain().then(
+      (count) => {
+        this.logger.info({ users: count }, "presence registered again");
         this.resyncing = undefined;
         if (this.resyncAgain) {
           this.resyncAgain = false;
@@ -272,17 +203,46 @@ export class RedisPresence {
     return run;
   }
 
+  private async registerAgain(): Promise<number> {
+    await this.heartbeatCall("join");
+    const registered = await this.client.smembers(this.keys.workerUsers(this.worker));
+    const gone = registered.filter((user) => !this.local.has(user));
+    if (gone.length > 0) {
+      await Promise.all([
+        this.forget(this.worker, gone),
+        this.client.srem(this.keys.workerUsers(this.worker), ...gone),
+      ]);
+    }
+    const users = [...this.local];
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < users.length; i += BATCH) {
+      calls.push(
+        this.registerUsers(users.slice(i, i + BATCH)).then((perUser) => {
+          for (const messages of perUser) if (messages.length > 0) this.events.catchUp(messages);
+        }),
+      );
+    }
+    await Promise.all(calls);
+    return users.length;
+  }
+
   private async beat(): Promise<void> {
     try {
-      const reply = (await this.heartbeatScript(
-        [this.keys.online, this.keys.workers],
-        [this.keys.prefix, this.worker, this.timings.ttlMs, 10, 1000],
-      )) as [number, number];
+      const reply = (await this.heartbeatCall("join")) as [number, ...string[]];
       this.events.heartbeat(true);
-      if (reply[1] > 0) this.logger.info({ users: reply[1] }, "swept users of dead workers");
-      if (reply[0] === 1 || this.needsResync) {
-        if (reply[0] === 1)
-          this.logger.warn({}, "this worker's presence was lost; registering again");
+      const [added, ...dead] = reply;
+      this.dead = dead.filter((worker) => worker !== this.worker);
+      let swept = 0;
+      for (const worker of this.dead) {
+        const count = await this.sweep(worker);
+        swept += count;
+        if (count < SWEEP_BATCH) {
+          await this.heartbeatScript([this.keys.workers], [worker, this.timings.ttlMs, 0, "leave"]);
+        }
+      }
+      if (swept > 0) this.logger.info({ users: swept }, "swept users of dead workers");
+      if (added === 1 || this.needsResync) {
+        if (added === 1) this.logger.warn({}, "this worker's presence was lost; registering again");
         await this.resync();
       }
     } catch (err) {
@@ -292,19 +252,101 @@ export class RedisPresence {
     }
   }
 
-  private async registerUsers(users: string[]): Promise<NewMessage[][]> {
-    const reply = await this.register(
-      [this.keys.online, this.keys.workerUsers(this.worker)],
-      [this.keys.prefix, this.worker, this.limits.replayLimit, this.limits.ttlMs, ...users],
-    );
-    const perUser = Array.isArray(reply) ? reply : [];
-    return users.map((user, i) => decodeEntries(user, perUser[i]));
+  /** Removes up to a batch of `worker`'s users from presence; returns how many. */
+  private async sweep(worker: string): Promise<number> {
+    const users = await this.client.spop(this.keys.workerUsers(worker), SWEEP_BATCH);
+    await this.forget(worker, users);
+    return users.length;
   }
 
-  private rejoinCall(mode: "join" | "leave"): Promise<unknown> {
-    return this.rejoin(
-      [this.keys.online, this.keys.workers, this.keys.workerUsers(this.worker)],
-      [this.keys.prefix, this.worker, this.timings.ttlMs, mode],
+  /** Removes `worker` from users' presence (per slot); tells the watchers of those now offline. */
+  private async forget(worker: string, users: string[]): Promise<void> {
+    const k = this.keys;
+    const changes: { user: string; online: boolean; watchers: string[] }[] = [];
+    await Promise.all(
+      groupBySlot(this.client, users, (user) => k.presence(user)).map(async (group) => {
+        const reply = (await this.forgetScript(
+          group.flatMap((user) => [k.presence(user), k.watchers(user)]),
+          [worker],
+        )) as string[][];
+        group.forEach((user, i) => {
+          const watchers = reply[i] ?? [];
+          if (watchers.length > 0) changes.push({ user, online: false, watchers });
+        });
+      }),
     );
+    notifyWatchers(this.client, k, this.dead, changes, this.logger);
+  }
+
+  private async registerUsers(users: string[]): Promise<NewMessage[][]> {
+    const k = this.keys;
+    const groups = groupBySlot(this.client, users, (user) => k.presence(user));
+    const args = [this.worker, k.deliver(this.worker), this.limits.replayLimit, this.limits.ttlMs];
+    const [, ...replies] = await Promise.all([
+      this.client.sadd(k.workerUsers(this.worker), ...users),
+      ...groups.map((group) =>
+        this.register(
+          group.flatMap((user) => [
+            k.presence(user),
+            k.inbox(user),
+            k.cursor(user),
+            k.watchers(user),
+          ]),
+          args,
+        ),
+      ),
+    ]);
+    const byUser = new Map<string, NewMessage[]>();
+    const changes: { user: string; online: boolean; watchers: string[] }[] = [];
+    groups.forEach((group, g) => {
+      const perUser = Array.isArray(replies[g]) ? (replies[g] as [unknown, string[]][]) : [];
+      group.forEach((user, i) => {
+        const [entries, watchers] = perUser[i] ?? [[], []];
+        byUser.set(user, decodeEntries(user, entries));
+        if (Array.isArray(watchers) && watchers.length > 0) {
+          changes.push({ user, online: true, watchers });
+        }
+      });
+    });
+    notifyWatchers(this.client, k, this.dead, changes, this.logger);
+    return users.map((user) => byUser.get(user) ?? []);
+  }
+
+  private heartbeatCall(mode: "join" | "leave"): Promise<unknown> {
+    return this.heartbeatScript(
+      [this.keys.workers],
+      [this.worker, this.timings.ttlMs, MAX_DEAD, mode],
+    );
+  }
+
+  private async scanUsers(limit: number): Promise<string[]> {
+    const nodes = isCluster(this.client) ? this.client.nodes("master") : [this.client];
+    const found = new Set<string>();
+    await Promise.all(
+      nodes.map(async (node) => {
+        let cursor = "0";
+        let here = 0;
+        do {
+          const [next, keys] = await node.scan(
+            cursor,
+            "MATCH",
+            this.keys.presencePattern,
+            "COUNT",
+            SCAN_COUNT,
+            "TYPE",
+            "hash",
+          );
+          cursor = next;
+          for (const key of keys) {
+            const user = this.keys.userOfPresence(key);
+            if (user !== undefined && !found.has(user)) {
+              found.add(user);
+              here++;
+            }
+          }
+        } while (cursor !== "0" && here < limit);
+      }),
+    );
+    return [...found].sort();
   }
 }

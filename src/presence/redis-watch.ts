@@ -3,8 +3,9 @@
  *
  * A registry says which workers watch a user: `<p>:watchers:{<user>}`, a set of worker keys
  * under the user's hash tag (next to their presence hash). The presence scripts consult it only
- * when a user's first session anywhere appears or their last one leaves (`LUA_NOTIFY_WATCHERS`,
- * called from them), and PUBLISH the change to each live watching worker's delivery channel:
+ * when a user's first session anywhere appears or their last one leaves (they return the
+ * watching workers), and the change is published on each live watching worker's delivery
+ * channel (`notifyWatchers`; SPUBLISH on a cluster):
  * no broadcast, no cost on hosts that do not watch the user, nothing per online user. An entry
  * lives as long as its worker's heartbeat: one whose worker has expired is removed when found.
  *
@@ -13,9 +14,16 @@
  * `{"typing":[from,to]}`, while messages travel as JSON arrays: a host of an earlier version
  * finds no message in an event and ignores it.
  */
-import type { Redis } from "ioredis";
 import { isValidUsername } from "../protocol.js";
-import { type BackendLogger, defineScript, type ScriptCall } from "../routing/redis-connection.js";
+import {
+  type BackendLogger,
+  defineScript,
+  type RedisClient,
+  type ScriptCall,
+} from "../redis/connection.js";
+import type { RedisKeys } from "../redis/keys.js";
+import { WATCH_SCRIPT } from "../redis/scripts.js";
+import { groupBySlot, isCluster } from "../redis/slots.js";
 
 /** How long a registry entry lives without a renewal; each worker renews its own hourly. */
 const WATCH_TTL_MS = 24 * 3600_000;
@@ -23,61 +31,41 @@ const REFRESH_MS = 3600_000;
 /** Users registered per script call. */
 const BATCH = 500;
 
-/**
- * Lua (prepended to the presence scripts): tells every live worker watching `user` that they
- * came online or went offline, and drops entries of workers whose heartbeat expired. Lua mirror
- * of the key names in routing/redis-keys.ts and `watchersKey` below.
- */
-export const LUA_NOTIFY_WATCHERS = `
-local function notify_watchers(prefix, user, online)
-  local watchersKey = prefix .. ':watchers:{' .. user .. '}'
-  local watchers = redis.call('SMEMBERS', watchersKey)
-  if #watchers == 0 then return end
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local payload = cjson.encode({ presence = { user, online } })
-  for _, w in ipairs(watchers) do
-    local expiry = redis.call('ZSCORE', prefix .. ':workers', w)
-    if expiry and tonumber(expiry) >= now then
-      redis.call('PUBLISH', prefix .. ':deliver:' .. w, payload)
-    else
-      redis.call('SREM', watchersKey, w)
-    end
-  end
-end
-`;
-
-/** KEYS: per user, watchers then presence. ARGV: worker, ttl. Returns 1/0 per user: online. */
-const WATCH_SCRIPT = `
-local worker, ttl = ARGV[1], ARGV[2]
-local online = {}
-for i = 1, #KEYS, 2 do
-  redis.call('SADD', KEYS[i], worker)
-  redis.call('PEXPIRE', KEYS[i], ttl)
-  online[#online + 1] = redis.call('EXISTS', KEYS[i + 1])
-end
-return online
-`;
-
-/** KEYS: the recipient's presence, workers. ARGV: channel prefix, this worker, payload. */
-const TYPING_SCRIPT = `
-local presenceKey, workers = KEYS[1], KEYS[2]
-local channelPrefix, self, payload = ARGV[1], ARGV[2], ARGV[3]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for _, w in ipairs(redis.call('HKEYS', presenceKey)) do
-  if w ~= self then
-    local expiry = redis.call('ZSCORE', workers, w)
-    if expiry and tonumber(expiry) >= now then
-      redis.call('PUBLISH', channelPrefix .. w, payload)
-    end
-  end
-end
-return 0
-`;
-
 export function watchersKey(prefix: string, user: string): string {
   return `${prefix}:watchers:{${user}}`;
+}
+
+/** Publishes on a worker's delivery channel: PUBLISH, or SPUBLISH (its shard only) on a cluster. */
+export function publishTo(client: RedisClient, channel: string, payload: string): Promise<number> {
+  return (
+    isCluster(client) ? client.spublish(channel, payload) : client.publish(channel, payload)
+  ).then(Number);
+}
+
+/**
+ * Tells the watchers of users who came online or went offline (what the presence scripts
+ * return: per user, the watching workers). Dead watchers are skipped and dropped from the
+ * registry. Fire and forget: a lost event is a lost hint, the next change corrects it.
+ */
+export function notifyWatchers(
+  client: RedisClient,
+  keys: RedisKeys,
+  dead: readonly string[],
+  changes: { user: string; online: boolean; watchers: string[] }[],
+  logger: BackendLogger,
+): void {
+  for (const { user, online, watchers } of changes) {
+    const payload = JSON.stringify({ presence: [user, online] });
+    for (const worker of watchers) {
+      if (dead.includes(worker)) {
+        client.srem(keys.watchers(user), worker).catch(() => {});
+        continue;
+      }
+      publishTo(client, keys.deliver(worker), payload).catch((err: Error) => {
+        logger.debug({ user, err: err.message }, "presence event not published");
+      });
+    }
+  }
 }
 
 /** An event read from a delivery channel. */
@@ -107,15 +95,11 @@ export function parseChannelEvent(payload: string): ChannelEvent | undefined {
 }
 
 export interface RedisWatchOptions {
-  prefix: string;
+  keys: RedisKeys;
   /** This worker's key in presence data. */
   worker: string;
-  /** Prefix of the delivery channels (the worker key follows it). */
-  channelPrefix: string;
-  /** The recipient's presence hash key. */
-  presenceKey(user: string): string;
-  /** The sorted set of worker heartbeats. */
-  workersKey: string;
+  /** Workers known dead now (no event goes to them). */
+  deadWorkers(): readonly string[];
   logger: BackendLogger;
 }
 
@@ -126,17 +110,15 @@ export class RedisWatch {
   private readonly inFlight = new Map<string, number>();
   private readonly heardMeanwhile = new Map<string, boolean>();
   private readonly watchScript: ScriptCall;
-  private readonly typingScript: ScriptCall;
   private readonly refreshTimer: NodeJS.Timeout;
   private presenceHandler: (user: string, online: boolean) => void = () => {};
   private typingHandler: (from: string, to: string) => void = () => {};
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly options: RedisWatchOptions,
   ) {
     this.watchScript = defineScript(client, "chatWatch", "any", WATCH_SCRIPT);
-    this.typingScript = defineScript(client, "chatTyping", 2, TYPING_SCRIPT);
     this.refreshTimer = setInterval(() => void this.refresh(), REFRESH_MS).unref();
   }
 
@@ -164,21 +146,33 @@ export class RedisWatch {
   }
 
   unwatch(users: string[]): void {
-    const { prefix, worker, logger } = this.options;
+    const { keys, worker, logger } = this.options;
     for (const user of users) {
       this.watched.delete(user);
-      this.client.srem(watchersKey(prefix, user), worker).catch((err: Error) => {
+      this.client.srem(keys.watchers(user), worker).catch((err: Error) => {
         // Left behind, the entry costs one PUBLISH at the user's next change, then goes.
         logger.debug({ user, err: err.message }, "unwatch failed");
       });
     }
   }
 
-  /** Relays a typing hint to the recipient's sessions on other workers. */
+  /**
+   * Relays a typing hint to the recipient's sessions on other workers: reads where they are
+   * (their presence hash holds each worker's channel) and publishes on those channels.
+   */
   typing(from: string, to: string): void {
-    const { channelPrefix, worker, workersKey, logger } = this.options;
+    const { keys, worker, logger } = this.options;
     const payload = JSON.stringify({ typing: [from, to] });
-    this.typingScript([this.options.presenceKey(to), workersKey], [channelPrefix, worker, payload])
+    this.client
+      .hgetall(keys.presence(to))
+      .then((holders) => {
+        const dead = this.options.deadWorkers();
+        return Promise.all(
+          Object.entries(holders)
+            .filter(([holder]) => holder !== worker && !dead.includes(holder))
+            .map(([, channel]) => publishTo(this.client, channel, payload)),
+        );
+      })
       // A hint: lost when Redis is away, like the keystrokes it stands for.
       .catch((err: Error) => logger.debug({ err: err.message }, "typing relay failed"));
   }
@@ -219,15 +213,25 @@ export class RedisWatch {
     clearInterval(this.refreshTimer);
     const users = [...this.watched];
     this.watched.clear();
-    const { prefix, worker } = this.options;
-    await Promise.all(users.map((user) => this.client.srem(watchersKey(prefix, user), worker)));
+    const { keys, worker } = this.options;
+    await Promise.all(users.map((user) => this.client.srem(keys.watchers(user), worker)));
   }
 
+  /** SADD to each user's registry and reads whether they are online, per slot. */
   private async register(users: string[]): Promise<boolean[]> {
-    const { prefix, worker } = this.options;
-    const keys: string[] = [];
-    for (const user of users) keys.push(watchersKey(prefix, user), this.options.presenceKey(user));
-    const reply = (await this.watchScript(keys, [worker, WATCH_TTL_MS])) as number[];
-    return users.map((_, i) => reply[i] === 1);
+    const { keys, worker } = this.options;
+    const online = new Map<string, boolean>();
+    await Promise.all(
+      groupBySlot(this.client, users, (user) => keys.watchers(user)).map(async (group) => {
+        const reply = (await this.watchScript(
+          group.flatMap((user) => [keys.watchers(user), keys.presence(user)]),
+          [worker, WATCH_TTL_MS],
+        )) as number[];
+        group.forEach((user, i) => {
+          online.set(user, reply[i] === 1);
+        });
+      }),
+    );
+    return users.map((user) => online.get(user) === true);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * What a worker needs from the rest of the cluster: presence, inboxes and routing, behind one
- * interface with two implementations. Embedded mode talks to the primary over IPC; multi-host
- * mode talks to Redis. The chat handlers only ever see this interface.
+ * interface with two implementations. Embedded mode uses the host's embedded database and the
+ * other workers (peer mesh); multi-host mode uses Redis. The chat handlers only ever see this interface.
  */
 import type { DeliveryStatus, NewMessage } from "../protocol.js";
 

@@ -30,6 +30,7 @@ export function createBackend(
       url: config.redisUrl,
       sentinels: config.redisSentinels,
       masterName: config.redisMaster,
+      cluster: config.redisCluster,
       prefix: config.redisPrefix,
       nodeId: config.nodeId,
       workerId,
@@ -58,6 +59,7 @@ export function createBackend(
     workerId,
     logger,
     syncAcks: config.syncAcks,
+    maxBytes: config.maxDataMb * 1024 * 1024,
   });
   return { backend: embedded, embedded, redis: undefined };
 }

@@ -62,7 +62,12 @@ export interface EmbeddedBackendOptions {
   limits?: InboxLimits;
   /** Acknowledge only once the commit is flushed to the disk (survives power loss). */
   syncAcks?: boolean;
+  /** Kept messages may take this many bytes; past it, sends are refused (`UNAVAILABLE`). */
+  maxBytes?: number;
 }
+
+/** The store holds as much as it may: a send is refused, nothing else changes. */
+class StoreFullError extends BackendUnavailableError {}
 
 export class EmbeddedBackend implements Backend {
   private readonly store: ChatStore;
@@ -81,6 +86,9 @@ export class EmbeddedBackend implements Backend {
   private ready = false;
   private closed = false;
   private probeTimer: NodeJS.Timeout | undefined;
+  private fullLoggedAt = 0;
+  /** Sends refused because the store was at its size cap (a metric). */
+  refusedFull = 0;
 
   constructor(private readonly options: EmbeddedBackendOptions) {
     this.store = options.store;
@@ -123,6 +131,10 @@ export class EmbeddedBackend implements Backend {
           break;
       }
     }
+  }
+
+  peerOverflows(): number {
+    return this.mesh.overflows;
   }
 
   /** A peer (re)opened its channel to this worker: hand-offs may have been lost before. */
@@ -277,6 +289,9 @@ export class EmbeddedBackend implements Backend {
     const committed = this.store.transaction(() => {
       const writer = new InboxWriter(this.store, this.limits);
       const now = Date.now();
+      if (writer.bytes >= (this.options.maxBytes ?? Number.POSITIVE_INFINITY)) {
+        throw new StoreFullError("the database holds --max-data-mb of messages");
+      }
       const stored = batch.map((pending) => this.storeOne(writer, pending, now));
       writer.finish();
       return stored;
@@ -292,7 +307,7 @@ export class EmbeddedBackend implements Backend {
         for (const [i, pending] of batch.entries()) this.route(pending, stored[i] as Stored);
       },
       (error: unknown) => {
-        const reason = this.failed(error);
+        const reason = error instanceof StoreFullError ? this.full(error) : this.failed(error);
         for (const pending of batch) pending.reject(reason);
       },
     );
@@ -347,6 +362,17 @@ export class EmbeddedBackend implements Backend {
       this.probeTimer.unref();
     }
     return new BackendUnavailableError(`storage unavailable: ${reason}`);
+  }
+
+  /** Over the size cap: refused, logged now and then; the store still works for the rest. */
+  private full(error: StoreFullError): StoreFullError {
+    this.refusedFull++;
+    const now = Date.now();
+    if (now - this.fullLoggedAt > 60_000) {
+      this.fullLoggedAt = now;
+      this.options.logger.warn({ refused: this.refusedFull }, "store full: sends refused");
+    }
+    return error;
   }
 
   private probe(): void {

@@ -1,10 +1,11 @@
 /**
- * The multi-host `Backend`: presence, inboxes and routing in Redis (directly or through
- * Sentinel). Two connections per worker: commands (auto-pipelined, so one event-loop turn of
- * sends costs one round trip, and failing at once while Redis is away) and a subscriber on this
- * worker's own delivery channel, which carries only messages for users with a session here.
+ * The multi-host `Backend`: presence, inboxes and routing in Redis (directly, through Sentinel,
+ * or on a Redis Cluster). Two clients per worker: commands (auto-pipelined, so one event-loop
+ * turn of sends costs one round trip per node, and failing at once while Redis is away) and a
+ * subscriber on this worker's own delivery channel, which carries only messages for users with a
+ * session here: SUBSCRIBE on one Redis, SSUBSCRIBE (sharded pub/sub, the channel's shard only)
+ * on a cluster.
  */
-import type { Redis } from "ioredis";
 import { parseMessageId } from "../inbox/message-id.js";
 import { INBOX_LIMITS, type InboxLimits, RedisInbox } from "../inbox/redis-inbox.js";
 import {
@@ -15,19 +16,21 @@ import {
 import { RedisWatch } from "../presence/redis-watch.js";
 import type { NewMessage } from "../protocol.js";
 import {
+  type BackendLogger,
+  createClient,
+  describeTarget,
+  type RedisClient,
+  type RedisTarget,
+  silentLogger,
+} from "../redis/connection.js";
+import { makeWorkerKey, RedisKeys } from "../redis/keys.js";
+import { isCluster } from "../redis/slots.js";
+import {
   type Backend,
   BackendUnavailableError,
   type Delivery,
   type SendResult,
 } from "./backend.js";
-import {
-  type BackendLogger,
-  createClient,
-  describeTarget,
-  type RedisTarget,
-  silentLogger,
-} from "./redis-connection.js";
-import { makeWorkerKey, RedisKeys } from "./redis-keys.js";
 import { parseDeliveries, RedisSender, SEND_WINDOW_MS } from "./redis-send.js";
 import { ReplicaAcks } from "./replica-acks.js";
 
@@ -48,7 +51,8 @@ export interface RedisBackendOptions extends RedisTarget, Partial<PresenceTiming
   maxRetryDelayMs?: number | undefined;
   /**
    * Replicas that must confirm a message before it is acknowledged (WAIT, once per turn of
-   * sends), so a Sentinel fail-over cannot lose it. Default 1 through Sentinel, else 0.
+   * sends, on each master written to), so a fail-over cannot lose it. Default 1 through
+   * Sentinel or on a cluster, else 0.
    */
   replicaAcks?: number | undefined;
   /** Longest wait for those confirmations. Default 250 ms. */
@@ -78,8 +82,8 @@ export class RedisBackend implements Backend {
   readonly worker: string;
   private readonly channel: string;
   private readonly logger: BackendLogger;
-  private readonly command: Redis;
-  private readonly subscriber: Redis;
+  private readonly command: RedisClient;
+  private readonly subscriber: RedisClient;
   private readonly inbox: RedisInbox;
   private readonly presence: RedisPresence;
   private readonly sender: RedisSender;
@@ -112,8 +116,17 @@ export class RedisBackend implements Backend {
     this.command = createClient(options, "command", timings, this.logger);
     this.subscriber = createClient(options, "subscriber", timings, this.logger);
     this.inbox = new RedisInbox(this.command, this.keys, limits);
-    this.sender = new RedisSender(this.command, this.keys, this.worker, limits, o.sendWindowMs);
-    const replicas = o.replicaAcks ?? (options.sentinels?.length ? 1 : 0);
+    this.sender = new RedisSender(
+      this.command,
+      this.keys,
+      this.worker,
+      limits,
+      o.sendWindowMs,
+      () => this.presence.deadWorkers(),
+      this.logger,
+    );
+    const replicas =
+      o.replicaAcks ?? (options.sentinels?.length || options.cluster?.length ? 1 : 0);
     this.replicaAcks = new ReplicaAcks(this.command, replicas, o.replicaAckTimeoutMs, this.logger);
     this.presence = new RedisPresence(
       this.command,
@@ -124,7 +137,7 @@ export class RedisBackend implements Backend {
       this.logger,
       {
         catchUp: (messages) => {
-          for (const message of messages) this.dispatch(message);
+          for (const message of messages) this.dispatch({ user: message.to, message });
         },
         heartbeat: (ok) => {
           this.heartbeatOk = ok;
@@ -134,11 +147,9 @@ export class RedisBackend implements Backend {
       },
     );
     this.watches = new RedisWatch(this.command, {
-      prefix: options.prefix,
+      keys: this.keys,
       worker: this.worker,
-      channelPrefix: this.keys.deliverPrefix,
-      presenceKey: (user) => this.keys.presence(user),
-      workersKey: this.keys.workers,
+      deadWorkers: () => this.presence.deadWorkers(),
       logger: this.logger,
     });
     this.watches.onTyping((from, to) => this.typingHandler(from, to));
@@ -146,7 +157,11 @@ export class RedisBackend implements Backend {
   }
 
   async start(): Promise<void> {
-    const deadline = this.options.startTimeoutMs ?? REDIS_BACKEND_DEFAULTS.startTimeoutMs;
+    // A cluster client learns the slots, then opens a connection per master (and a sharded
+    // subscriber per master): slower to be ready, more so on a busy machine.
+    const deadline =
+      this.options.startTimeoutMs ??
+      REDIS_BACKEND_DEFAULTS.startTimeoutMs * (this.options.cluster?.length ? 3 : 1);
     let lastError: Error | undefined;
     const onError = (err: Error) => {
       lastError = err;
@@ -179,7 +194,7 @@ export class RedisBackend implements Backend {
       throw new Error(`cannot use Redis at ${address}: ${(err as Error).message}`);
     }
     this.started = true;
-    this.logger.info({ redis: address, presenceKey: this.worker }, "redis backend started");
+    this.logger.info({ redis: address, worker: this.worker }, "redis backend started");
     this.update();
   }
 
@@ -205,16 +220,19 @@ export class RedisBackend implements Backend {
     }
   }
 
-  async send(from: string, to: string, text: string, _session?: string): Promise<SendResult> {
+  async send(from: string, to: string, text: string, session?: string): Promise<SendResult> {
     if (this.closing) throw new BackendUnavailableError("the Redis back-end is closed");
     let outcome: Awaited<ReturnType<RedisSender["send"]>>;
     try {
-      outcome = await this.sender.send(from, to, text);
+      outcome = await this.sender.send(from, to, text, session);
       await this.replicaAcks.wait();
     } catch (err) {
       throw this.unavailable(err);
     }
-    if (outcome.here) this.dispatch(outcome.message);
+    if (outcome.here) this.dispatch({ user: to, message: outcome.message });
+    if (session !== undefined) {
+      this.dispatch({ user: from, message: outcome.message, exceptSession: session });
+    }
     return { message: outcome.message, status: outcome.delivered ? "delivered" : "stored" };
   }
 
@@ -274,6 +292,7 @@ export class RedisBackend implements Backend {
 
   close(): Promise<void> {
     this.sender.flush();
+    this.sender.stop();
     this.closing ??= this.shutdown();
     return this.closing;
   }
@@ -291,7 +310,7 @@ export class RedisBackend implements Backend {
     }
     this.stopping = true;
     await Promise.all([quit(this.command), quit(this.subscriber)]);
-    this.logger.info({ presenceKey: this.worker }, "redis backend closed");
+    this.logger.info({ worker: this.worker }, "redis backend closed");
   }
 
   private disconnect(): void {
@@ -322,7 +341,10 @@ export class RedisBackend implements Backend {
       this.update();
     });
     this.subscriber.on("ready", () => {
-      this.subscriber.subscribe(this.channel).then(
+      const subscribing = isCluster(this.subscriber)
+        ? this.subscriber.ssubscribe(this.channel)
+        : this.subscriber.subscribe(this.channel);
+      subscribing.then(
         () => {
           this.subscribed = this.subscriber.status === "ready";
           this.update();
@@ -333,13 +355,14 @@ export class RedisBackend implements Backend {
         },
       );
     });
-    this.subscriber.on("message", (channel: string, payload: string) => {
+    const onMessage = (channel: string, payload: string) => {
       if (channel !== this.channel) return;
       if (this.watches.handle(payload)) return;
-      const messages = parseDeliveries(payload);
-      if (messages.length === 0) this.logger.warn({ channel }, "ignored a malformed delivery");
-      for (const message of messages) this.dispatch(message);
-    });
+      const deliveries = parseDeliveries(payload);
+      if (deliveries.length === 0) this.logger.warn({ channel }, "ignored a malformed delivery");
+      for (const delivery of deliveries) this.dispatch(delivery);
+    };
+    this.subscriber.on(isCluster(this.subscriber) ? "smessage" : "message", onMessage);
   }
 
   /** Recomputes readiness; tells the handlers, and re-registers presence after an outage. */
@@ -370,6 +393,8 @@ export class RedisBackend implements Backend {
    * go unnoticed while PUBLISH still counts it: ping it with each heartbeat, reconnect if mute.
    */
   private pingSubscriber(): void {
+    // A cluster's sharded subscribers are watched (and moved with their slots) by ioredis.
+    if (isCluster(this.subscriber)) return;
     if (this.subscriber.status !== "ready" || this.stopping) return;
     this.subscriber.ping().catch((err: Error) => {
       if (this.stopping || this.subscriber.status !== "ready") return;
@@ -378,9 +403,9 @@ export class RedisBackend implements Backend {
     });
   }
 
-  private dispatch(message: NewMessage): void {
+  private dispatch(delivery: Delivery): void {
     try {
-      this.deliver({ user: message.to, message });
+      this.deliver(delivery);
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, "delivery handler failed");
     }
@@ -389,7 +414,9 @@ export class RedisBackend implements Backend {
   private unavailable(err: unknown): BackendUnavailableError {
     const message = err instanceof Error ? err.message : String(err);
     if (
-      !/timed out|closed|writeable|ECONN|EPIPE|READONLY|LOADING|MaxRetries|reach/i.test(message)
+      !/timed out|closed|writeable|ECONN|EPIPE|READONLY|LOADING|MaxRetries|reach|CLUSTERDOWN|TRYAGAIN|cluster|slots/i.test(
+        message,
+      )
     ) {
       this.logger.error({ err: message }, "unexpected redis error");
     }
@@ -397,7 +424,7 @@ export class RedisBackend implements Backend {
   }
 }
 
-async function quit(client: Redis): Promise<void> {
+async function quit(client: RedisClient): Promise<void> {
   if (client.status === "ready") {
     await client.quit().catch(() => {});
   }

@@ -1,121 +1,33 @@
 /**
  * Sending in multi-host mode. A worker gathers the sends of a short window (`windowMs`) and
- * hands them to Redis as one Lua script, so storing, reading presence, routing and moving the
- * delivered cursor happen as one step that a concurrent log in cannot fall between, and a busy
- * worker pays one round trip, one script call and one PUBLISH per destination worker for the
- * whole batch instead of for each message. For each message, in order:
+ * hands them to Redis together, so a busy worker pays a few calls per batch instead of per
+ * message. Each message is stored in the recipient's inbox (its entry id is the message id) and,
+ * as the sender's copy, in the sender's inbox under the same id; it goes to every live worker
+ * holding a session of the recipient, and to every other worker holding one of the sender (their
+ * other devices); the recipient's cursor moves to the newest id a live worker took. What no live
+ * worker took stays after the cursor, and the recipient's next log in (or this worker
+ * re-registering) replays it.
  *
- * 1. XADD to the recipient's inbox (the entry id is the message id), trim to ~1000, expire 7 days
- *    after this write (the cursor with it).
- * 2. Read the recipient's presence hash (once per recipient per batch): skip and remove each
- *    worker whose heartbeat expired; note the sender's own worker (delivered locally, no
- *    PUBLISH); queue the message for every other worker. Only workers holding the recipient
- *    are touched, however many hosts there are.
+ * On one Redis (direct or Sentinel) the whole batch is one script (redis/scripts.ts,
+ * SEND_BATCH_SCRIPT): storing, reading presence, PUBLISH and the cursors in one atomic step. On
+ * a Redis Cluster a script cannot cross slots, so a batch goes in four steps, each split per
+ * slot: store for the recipients (and read where they are), store the senders' copies (and read
+ * where the senders are), one SPUBLISH per destination worker's channel (its own slot), and the
+ * cursors of the recipients a live worker took.
  *
- * Then one PUBLISH per destination worker carries its messages as a JSON array, and each
- * recipient's cursor moves to the newest id a live worker took (PUBLISH reached a subscriber,
- * or it is local). What no live worker took stays after the cursor, and the recipient's next log
- * in (or this worker re-registering) replays it.
- *
- * The published entries are `NewMessage` JSON: the caller sends each without its id
- * (`{"from":…,"sentAt":…,"id":"`) and the script appends `<id>"}`.
+ * The published entries are JSON: `NewMessage` with the delivery's `user` and `except` (the
+ * sending session) for a sender's copy; the caller prepares each without its id (`…,"id":"`)
+ * and the id is appended.
  */
-import type { Redis } from "ioredis";
 import type { InboxLimits } from "../inbox/redis-inbox.js";
-import { LUA_NOTIFY_WATCHERS } from "../presence/redis-watch.js";
 import type { NewMessage } from "../protocol.js";
-import { defineScript, type ScriptCall } from "./redis-connection.js";
-import type { RedisKeys } from "./redis-keys.js";
+import { defineScript, type RedisClient, type ScriptCall } from "../redis/connection.js";
+import type { RedisKeys } from "../redis/keys.js";
+import { ADVANCE_SCRIPT, COPY_SCRIPT, SEND_BATCH_SCRIPT, STORE_SCRIPT } from "../redis/scripts.js";
+import { groupBySlot, isCluster } from "../redis/slots.js";
+import type { Delivery } from "./backend.js";
+import { type PendingDelivery, PublishRetries } from "./publish-retries.js";
 import { TurnBatcher } from "./turn-batcher.js";
-
-/** KEYS: online, workers, then inbox, cursor, presence per message.
- *  ARGV: channel prefix, this worker, max length, ttl, then user, from, text, sentAt, head per message. */
-const SEND_BATCH_SCRIPT = `
-${LUA_NOTIFY_WATCHERS}
-local online, workers = KEYS[1], KEYS[2]
-local channelPrefix, self, maxLength, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local count = (#KEYS - 2) / 3
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local fresh, routes, renewed, outbox, destinations = {}, {}, {}, {}, {}
-local ids, routeOf = {}, {}
-for i = 1, count do
-  local k, a = (i - 1) * 3 + 2, (i - 1) * 5 + 4
-  local inboxKey, presenceKey = KEYS[k + 1], KEYS[k + 3]
-  local id = redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*',
-    'f', ARGV[a + 2], 'm', ARGV[a + 3], 's', ARGV[a + 4])
-  if not renewed[inboxKey] then
-    redis.call('PEXPIRE', inboxKey, ttl)
-    renewed[inboxKey] = true
-  end
-  local route = routes[presenceKey]
-  if not route then
-    route = { here = false, workers = {} }
-    local removed = false
-    for _, worker in ipairs(redis.call('HKEYS', presenceKey)) do
-      local live = fresh[worker]
-      if live == nil then
-        local expiry = redis.call('ZSCORE', workers, worker)
-        live = expiry ~= false and tonumber(expiry) >= now
-        fresh[worker] = live
-      end
-      if not live then
-        redis.call('HDEL', presenceKey, worker)
-        removed = true
-      elseif worker == self then
-        route.here = true
-      else
-        route.workers[#route.workers + 1] = worker
-      end
-    end
-    if removed and redis.call('EXISTS', presenceKey) == 0 then
-      redis.call('ZREM', online, ARGV[a + 1])
-      notify_watchers(string.sub(channelPrefix, 1, -10), ARGV[a + 1], false)
-    end
-    routes[presenceKey] = route
-  end
-  for _, worker in ipairs(route.workers) do
-    local parts = outbox[worker]
-    if not parts then
-      parts = { '[' }
-      outbox[worker] = parts
-      destinations[#destinations + 1] = worker
-    else
-      parts[#parts + 1] = ','
-    end
-    parts[#parts + 1] = ARGV[a + 5]
-    parts[#parts + 1] = id
-    parts[#parts + 1] = '"}'
-  end
-  ids[i], routeOf[i] = id, route
-end
-local reached = {}
-for _, worker in ipairs(destinations) do
-  local parts = outbox[worker]
-  parts[#parts + 1] = ']'
-  reached[worker] = redis.call('PUBLISH', channelPrefix .. worker, table.concat(parts)) > 0
-end
-local reply, newest = {}, {}
-for i = 1, count do
-  local route = routeOf[i]
-  local delivered = route.here
-  if not delivered then
-    for _, worker in ipairs(route.workers) do
-      if reached[worker] then delivered = true end
-    end
-  end
-  local cursorKey = KEYS[(i - 1) * 3 + 4]
-  if delivered then newest[cursorKey] = ids[i]
-  elseif newest[cursorKey] == nil then newest[cursorKey] = false end
-  reply[i * 2 - 1] = ids[i]
-  reply[i * 2] = (delivered and 1 or 0) + (route.here and 2 or 0)
-end
-for cursorKey, id in pairs(newest) do
-  if id then redis.call('SET', cursorKey, id, 'PX', ttl)
-  else redis.call('PEXPIRE', cursorKey, ttl) end
-end
-return reply
-`;
 
 /**
  * Sends go to Redis at most once per this many ms per worker: a send after a quiet spell goes at
@@ -140,29 +52,82 @@ interface PendingSend {
   to: string;
   text: string;
   sentAt: number;
+  /**
+   * The sending session: its copy goes to the sender's other sessions, not to it. Without one
+   * (a caller of the interface before sent-message copies) no copy is kept.
+   */
+  session: string | undefined;
   resolve(outcome: SendOutcome): void;
   reject(error: unknown): void;
+}
+
+/** A send stored in the recipient's inbox (cluster, step 1). */
+interface Stored {
+  send: PendingSend;
+  id: string;
+  here: boolean;
+  channels: string[];
 }
 
 export class RedisSender {
   private readonly batch: TurnBatcher<PendingSend>;
   private batchBytes = 0;
-  private readonly script: ScriptCall;
+  private readonly sendScript: ScriptCall;
+  private readonly storeScript: ScriptCall;
+  private readonly copyScript: ScriptCall;
+  private readonly advanceScript: ScriptCall;
+  /** Cluster: deliveries whose channel could not be reached yet. */
+  readonly retries: PublishRetries;
 
   constructor(
-    client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
     private readonly worker: string,
     private readonly limits: InboxLimits,
     windowMs: number,
+    /** Workers known dead right now (their presence entries are skipped and removed). */
+    private readonly deadWorkers: () => readonly string[],
+    private readonly logger: { warn(obj: object, msg?: string): void },
   ) {
-    this.script = defineScript(client, "chatSendBatch", "any", SEND_BATCH_SCRIPT);
+    this.sendScript = defineScript(client, "chatSendBatch", "any", SEND_BATCH_SCRIPT);
+    this.storeScript = defineScript(client, "chatSendStore", "any", STORE_SCRIPT);
+    this.copyScript = defineScript(client, "chatSendCopy", "any", COPY_SCRIPT);
+    this.advanceScript = defineScript(client, "chatSendAdvance", "any", ADVANCE_SCRIPT);
     this.batch = new TurnBatcher((sends) => this.sendBatch(sends), windowMs);
+    this.retries = new PublishRetries(
+      (channel, payload) => this.publish(channel, payload),
+      (cursors) => this.advance(cursors),
+      logger,
+    );
   }
 
-  send(from: string, to: string, text: string): Promise<SendOutcome> {
+  /** Stops retrying deliveries (closing): what waits stays in the inboxes. */
+  stop(): void {
+    this.retries.stop();
+  }
+
+  private async publish(channel: string, payload: string): Promise<number> {
+    return Number(await this.client.spublish(channel, payload));
+  }
+
+  /** Moves each recipient's cursor to the newest of its ids here (never back), per slot. */
+  private async advance(cursors: [string, string][]): Promise<void> {
+    const newest = new Map<string, string>();
+    for (const [to, id] of cursors) newest.set(to, id);
+    const k = this.keys;
+    await Promise.all(
+      groupBySlot(this.client, [...newest], ([to]) => k.cursor(to)).map((group) =>
+        this.advanceScript(
+          group.map(([to]) => k.cursor(to)),
+          [this.limits.ttlMs, ...group.map(([, id]) => id)],
+        ),
+      ),
+    );
+  }
+
+  send(from: string, to: string, text: string, session?: string): Promise<SendOutcome> {
     return new Promise((resolve, reject) => {
-      this.batch.push({ from, to, text, sentAt: Date.now(), resolve, reject });
+      this.batch.push({ from, to, text, sentAt: Date.now(), session, resolve, reject });
       this.batchBytes += text.length;
       if (this.batch.size >= MAX_BATCH_MESSAGES || this.batchBytes >= MAX_BATCH_BYTES) {
         this.flush();
@@ -177,28 +142,29 @@ export class RedisSender {
 
   private sendBatch(batch: PendingSend[]): void {
     this.batchBytes = 0;
-    const k = this.keys;
-    const keys = [k.online, k.workers];
-    const args: (string | number)[] = [
-      k.deliverPrefix,
-      this.worker,
-      this.limits.maxLength,
-      this.limits.ttlMs,
-    ];
-    for (const { from, to, text, sentAt } of batch) {
-      keys.push(k.inbox(to), k.cursor(to), k.presence(to));
-      const head = `${JSON.stringify({ from, to, message: text, sentAt }).slice(0, -1)},"id":"`;
-      args.push(to, from, text, sentAt, head);
+    if (isCluster(this.client)) {
+      this.sendClusterBatch(batch).catch((error: unknown) => {
+        for (const send of batch) send.reject(error);
+      });
+      return;
     }
-    this.script(keys, args).then(
+    const k = this.keys;
+    const keys: string[] = [];
+    const args: (string | number)[] = [...this.header()];
+    for (const send of batch) {
+      const { from, to, text, sentAt } = send;
+      keys.push(k.inbox(to), k.cursor(to), k.presence(to));
+      keys.push(k.inbox(from), k.cursor(from), k.presence(from));
+      args.push(from, to, text, sentAt, recipientHead(send), copyHead(send));
+    }
+    this.sendScript(keys, args).then(
       (reply) => {
         // Two entries per message: its id, then 1 if delivered + 2 if held by this worker.
         const outcomes = reply as (string | number)[];
-        batch.forEach(({ from, to, text, sentAt, resolve }, i) => {
-          const id = String(outcomes[i * 2]);
+        batch.forEach((send, i) => {
           const flags = Number(outcomes[i * 2 + 1]);
-          resolve({
-            message: { id, from, to, message: text, sentAt },
+          send.resolve({
+            message: toMessage(send, String(outcomes[i * 2])),
             delivered: (flags & 1) === 1,
             here: (flags & 2) === 2,
           });
@@ -209,11 +175,126 @@ export class RedisSender {
       },
     );
   }
+
+  /** ARGV every send script starts with: this worker, max length, ttl, the dead workers. */
+  private header(): (string | number)[] {
+    const dead = this.deadWorkers();
+    return [this.worker, this.limits.maxLength, this.limits.ttlMs, dead.length, ...dead];
+  }
+
+  private async sendClusterBatch(batch: PendingSend[]): Promise<void> {
+    const k = this.keys;
+    const header = this.header();
+    // 1. The recipients' inboxes, per slot; a slot that failed fails only its sends.
+    const stored: Stored[] = [];
+    await Promise.all(
+      groupBySlot(this.client, batch, (send) => k.inbox(send.to)).map(async (group) => {
+        try {
+          const reply = (await this.storeScript(
+            group.flatMap((send) => [k.inbox(send.to), k.presence(send.to)]),
+            [...header, ...group.flatMap((send) => [send.from, send.text, send.sentAt])],
+          )) as [string, number, string[]][];
+          group.forEach((send, i) => {
+            const [id, here, channels] = reply[i] ?? ["", 0, []];
+            stored.push({ send, id: String(id), here: here === 1, channels });
+          });
+        } catch (error) {
+          for (const send of group) send.reject(error);
+        }
+      }),
+    );
+    // 2. The senders' copies, per slot: where the message already is, a failure here is logged.
+    const outbox = new Map<string, PendingDelivery[]>();
+    const post = (channel: string, delivery: PendingDelivery) => {
+      const deliveries = outbox.get(channel);
+      if (deliveries) deliveries.push(delivery);
+      else outbox.set(channel, [delivery]);
+    };
+    for (const { send, id, channels } of stored) {
+      for (const channel of channels) {
+        post(channel, { entry: `${recipientHead(send)}${id}"}`, cursor: [send.to, id] });
+      }
+    }
+    await Promise.all(
+      groupBySlot(
+        this.client,
+        stored.filter(({ send }) => send.session !== undefined),
+        ({ send }) => k.inbox(send.from),
+      ).map(async (group) => {
+        try {
+          const reply = (await this.copyScript(
+            group.flatMap(({ send }) => [
+              k.inbox(send.from),
+              k.cursor(send.from),
+              k.presence(send.from),
+            ]),
+            [...header, ...group.flatMap(({ send, id }) => [send.to, send.text, send.sentAt, id])],
+          )) as [number, string[]][];
+          group.forEach(({ send, id }, i) => {
+            for (const channel of reply[i]?.[1] ?? []) {
+              post(channel, { entry: `${copyHead(send)}${id}"}` });
+            }
+          });
+        } catch (error) {
+          this.logger.warn({ err: (error as Error).message }, "storing senders' copies failed");
+        }
+      }),
+    );
+    // 3. One SPUBLISH per destination worker (its channel's shard only). A channel that fails
+    // (its shard is failing over) gets them later, in order (PublishRetries).
+    const reached = new Set<string>();
+    await Promise.all(
+      [...outbox].map(async ([channel, deliveries]) => {
+        if (!this.retries.has(channel)) {
+          const payload = `[${deliveries.map((d) => d.entry).join(",")}]`;
+          const receivers = await this.publish(channel, payload).catch((error: Error) => {
+            this.logger.warn({ channel, err: error.message }, "SPUBLISH failed; will retry");
+            return 0;
+          });
+          if (receivers > 0) {
+            reached.add(channel);
+            return;
+          }
+        }
+        this.retries.add(channel, deliveries);
+      }),
+    );
+    // 4. The cursors of the recipients a live worker took (newest id per recipient).
+    const cursors: [string, string][] = [];
+    const outcomes = stored.map(({ send, id, here, channels }) => {
+      const delivered = here || channels.some((channel) => reached.has(channel));
+      if (delivered) cursors.push([send.to, id]);
+      return { send, id, here, delivered };
+    });
+    await this.advance(cursors).catch((error: Error) => {
+      // The messages are stored and delivered; the next log in may replay them once more.
+      this.logger.warn({ err: error.message }, "moving cursors failed");
+    });
+    for (const { send, id, here, delivered } of outcomes) {
+      send.resolve({ message: toMessage(send, id), delivered, here });
+    }
+  }
 }
 
-/** Parses a payload from a delivery channel: a JSON array of messages (or, from hosts of an
+function toMessage({ from, to, text, sentAt }: PendingSend, id: string): NewMessage {
+  return { id, from, to, message: text, sentAt };
+}
+
+/** The published JSON of a message for its recipient, up to its id. */
+function recipientHead({ from, to, text, sentAt }: PendingSend): string {
+  return `${JSON.stringify({ from, to, message: text, sentAt }).slice(0, -1)},"id":"`;
+}
+
+/** The published JSON of a sender's copy for their other sessions, up to its id ("": none). */
+function copyHead({ from, to, text, sentAt, session }: PendingSend): string {
+  if (session === undefined) return "";
+  const entry = { user: from, except: session, from, to, message: text, sentAt };
+  return `${JSON.stringify(entry).slice(0, -1)},"id":"`;
+}
+
+/** Parses a payload from a delivery channel: a JSON array of deliveries (or, from hosts of an
  * earlier version, one message). Entries that are not messages are left out. */
-export function parseDeliveries(payload: string): NewMessage[] {
+export function parseDeliveries(payload: string): Delivery[] {
   let value: unknown;
   try {
     value = JSON.parse(payload);
@@ -221,15 +302,21 @@ export function parseDeliveries(payload: string): NewMessage[] {
     return [];
   }
   const entries = Array.isArray(value) ? value : [value];
-  const messages: NewMessage[] = [];
+  const deliveries: Delivery[] = [];
   for (const entry of entries) {
-    const message = toMessage(entry);
-    if (message) messages.push(message);
+    const message = toNewMessage(entry);
+    if (!message) continue;
+    const { user, except } = entry as { user?: unknown; except?: unknown };
+    deliveries.push({
+      user: typeof user === "string" ? user : message.to,
+      message,
+      exceptSession: typeof except === "string" && except !== "" ? except : undefined,
+    });
   }
-  return messages;
+  return deliveries;
 }
 
-function toMessage(entry: unknown): NewMessage | undefined {
+function toNewMessage(entry: unknown): NewMessage | undefined {
   const value = entry as Partial<NewMessage> | null;
   if (
     value &&

@@ -1,16 +1,18 @@
 /**
  * Redis replicates asynchronously: a message the master stored and we acknowledged could be
- * missing from the replica that Sentinel promotes when the master dies. With `replicas` > 0, a
+ * missing from the replica that Sentinel (or the cluster) promotes when the master dies. With `replicas` > 0, a
  * send is acknowledged only after WAIT says that many replicas have it. One WAIT covers every
  * send whose reply arrived in the same event-loop turn (WAIT counts all earlier writes of the
- * connection), so the cost is one more command per turn, not per message.
+ * connection), so the cost is one more command per turn, not per message. On a cluster WAIT goes
+ * to every master, on the connection the writes went through, in parallel.
  *
  * When the replicas do not answer in time (none left, or lagging) the message is still
  * acknowledged, it is on the master, and WAIT is skipped for a while, so a lost replica slows
  * chat down for one timeout, not for every turn.
  */
 import type { Redis } from "ioredis";
-import type { BackendLogger } from "./redis-connection.js";
+import type { BackendLogger, RedisClient } from "../redis/connection.js";
+import { isCluster } from "../redis/slots.js";
 
 const SKIP_AFTER_SHORTFALL_MS = 5000;
 
@@ -19,7 +21,7 @@ export class ReplicaAcks {
   private skipUntil = 0;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly replicas: number,
     private readonly timeoutMs: number,
     private readonly logger: BackendLogger,
@@ -31,9 +33,11 @@ export class ReplicaAcks {
     if (this.replicas <= 0 || Date.now() < this.skipUntil) return Promise.resolve();
     this.pending ??= new Promise<void>((resolve) => process.nextTick(resolve)).then(async () => {
       this.pending = undefined;
-      const acked = Number(
-        await this.client.call("WAIT", String(this.replicas), String(this.timeoutMs)),
+      const nodes: Redis[] = isCluster(this.client) ? this.client.nodes("master") : [this.client];
+      const replies = await Promise.all(
+        nodes.map((node) => node.call("WAIT", String(this.replicas), String(this.timeoutMs))),
       );
+      const acked = Math.min(...replies.map(Number));
       if (acked < this.replicas) {
         this.skipUntil = Date.now() + SKIP_AFTER_SHORTFALL_MS;
         this.logger.warn(

@@ -62,6 +62,8 @@ export class ChatStore {
         noSubdir: true,
         maxDbs: 8,
         mapSize: options.maxBytes,
+        // Each worker and the primary read from several threads; room for many workers.
+        maxReaders: 1024,
         // Whoever reads a value decodes it; a structure table shared over processes would need
         // coordination for no gain at these sizes.
         encoding: "msgpack",

@@ -32,6 +32,25 @@ const END = Number.MAX_SAFE_INTEGER;
 
 export type Id = [number, number];
 
+/** About what one kept message costs on disk: its strings and a fixed overhead (key, record). */
+export function storedBytes(value: StoredMessage): number {
+  return (
+    value[0].length + value[1].length + Buffer.byteLength(value[2]) + (value[4]?.length ?? 0) + 48
+  );
+}
+
+/** The running total of `storedBytes` over every kept message (meta key "bytes"). */
+function addBytes(store: ChatStore, delta: number): void {
+  store.meta.put(
+    "bytes",
+    Math.max(0, ((store.meta.get("bytes") as number | undefined) ?? 0) + delta),
+  );
+}
+
+export function keptBytes(store: ChatStore): number {
+  return (store.meta.get("bytes") as number | undefined) ?? 0;
+}
+
 export function idText(id: Id): string {
   return `${id[0]}-${id[1]}`;
 }
@@ -61,12 +80,17 @@ function toMessage(key: MessageKey, value: StoredMessage): NewMessage {
 export class InboxWriter {
   private readonly users = new Map<string, UserRecord>();
   private last: Id;
+  /** Bytes kept, before this batch and with it. */
+  private readonly bytesBefore: number;
+  bytes: number;
 
   constructor(
     private readonly store: ChatStore,
     private readonly limits: InboxLimits,
   ) {
     this.last = (store.meta.get("lastId") as Id | undefined) ?? [0, 0];
+    this.bytesBefore = keptBytes(store);
+    this.bytes = this.bytesBefore;
   }
 
   /** The next id: the clock's millisecond, or the last one's if the clock went back. */
@@ -90,6 +114,7 @@ export class InboxWriter {
     const record = this.user(owner);
     const previous = record.tip;
     this.store.messages.put([owner, id[0], id[1]], value);
+    this.bytes += storedBytes(value);
     record.tip = id;
     record.count++;
     if (seen) record.cursor = id;
@@ -101,13 +126,17 @@ export class InboxWriter {
   finish(): void {
     for (const [name, record] of this.users) this.store.users.put(name, record);
     this.store.meta.put("lastId", this.last);
+    if (this.bytes !== this.bytesBefore) addBytes(this.store, this.bytes - this.bytesBefore);
   }
 
   private trim(owner: string, record: UserRecord): void {
     const excess = record.count - this.limits.maxPerUser;
-    const keys = [...this.store.messages.getKeys({ ...range(owner, null), limit: excess })];
-    for (const key of keys) this.store.messages.remove(key);
-    record.count -= keys.length;
+    const entries = [...this.store.messages.getRange({ ...range(owner, null), limit: excess })];
+    for (const { key, value } of entries) {
+      this.store.messages.remove(key);
+      this.bytes -= storedBytes(value);
+    }
+    record.count -= entries.length;
   }
 }
 
@@ -153,10 +182,17 @@ export function readAfter(
 export function dropExpired(store: ChatStore, owner: string, cutoff: number): number {
   const record = store.users.get(owner);
   if (!record) return 0;
-  const keys = [...store.messages.getKeys({ start: [owner, -1, -1], end: [owner, cutoff, -1] })];
-  for (const key of keys) store.messages.remove(key);
-  record.count -= keys.length;
+  const entries = [
+    ...store.messages.getRange({ start: [owner, -1, -1], end: [owner, cutoff, -1] }),
+  ];
+  let bytes = 0;
+  for (const { key, value } of entries) {
+    store.messages.remove(key);
+    bytes += storedBytes(value);
+  }
+  if (bytes > 0) addBytes(store, -bytes);
+  record.count -= entries.length;
   if (record.count <= 0) store.users.remove(owner);
-  else if (keys.length > 0) store.users.put(owner, record);
-  return keys.length;
+  else if (entries.length > 0) store.users.put(owner, record);
+  return entries.length;
 }

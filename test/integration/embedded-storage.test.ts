@@ -1,24 +1,19 @@
 /**
  * Embedded mode's inboxes live on disk (`--data-dir`): what the server acknowledged is there
- * after a clean stop, a rolling restart, and kill -9 of every process of the host; the directory
- * is held by one server at a time, and a path that cannot be used stops the start plainly.
+ * after a clean stop, a rolling restart, and kill -9 of every process of the host, and under
+ * more load than the host can deliver (embedded-faults.test.ts: limits and faults).
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { rmSync, statfsSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import { afterEach, describe, it } from "node:test";
-import { open } from "lmdb";
 import type { NewMessage } from "../../src/protocol.js";
 import {
   type ChatServer,
-  CLI,
   startChatServer,
   tempDataDir,
   waitForLog,
 } from "../helpers/chat-server.js";
 import { closeAll, connectAs, send, uniqueName, waitForMessages } from "../helpers/clients.js";
-import { eventually, isRunning, waitFor } from "../helpers/wait.js";
+import { isRunning, waitFor } from "../helpers/wait.js";
 
 const texts = (messages: NewMessage[]) => messages.map((m) => m.message);
 
@@ -159,91 +154,6 @@ describe("embedded storage on disk", () => {
           .map((m) => Number(m.message.split(":")[1]));
         assert.deepEqual(order, acked[i], `${sender} in order`);
       }
-    }
-  });
-
-  it("a full disk answers UNAVAILABLE and /readyz 503, never a false ok, and recovers by itself", async (t) => {
-    const dataDir = tempDataDir();
-    // A small file system of its own, so filling it touches nothing else (root can mount one).
-    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", dataDir], {
-      encoding: "utf8",
-    });
-    if (mounted.status !== 0) {
-      t.skip(`cannot mount a tmpfs here: ${mounted.stderr.trim()}`);
-      return;
-    }
-    t.after(() => {
-      spawnSync("umount", ["-l", dataDir]);
-    });
-    const server = await start(dataDir, 1);
-    const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
-    const a = await connectAs(server.url, alice, { transport: "websocket" });
-    // Leave the database about 100 KB to grow into.
-    const filler = path.join(dataDir, "filler");
-    const { bavail, bsize } = statfsSync(dataDir);
-    writeFileSync(filler, Buffer.alloc(Math.max(0, bavail * bsize - 100 * 1024)));
-    const acked: string[] = [];
-    let refused = 0;
-    for (let i = 0; i < 400 && refused === 0; i++) {
-      const answer = await send(a, bob, `${i}:${"z".repeat(3000)}`);
-      if (answer.ok) acked.push(`${i}`);
-      else if (answer.error.code === "UNAVAILABLE") refused++;
-      else assert.fail(`unexpected answer ${JSON.stringify(answer)}`);
-    }
-    assert.equal(refused, 1, "the disk filled up within 400 messages of 3 KB");
-    await eventually(async () => assert.equal((await fetch(`${server.url}/readyz`)).status, 503));
-
-    rmSync(filler);
-    await eventually(
-      async () => assert.equal((await fetch(`${server.url}/readyz`)).status, 200),
-      20_000,
-    );
-    const after = await send(a, bob, "after: room again");
-    assert.ok(after.ok, JSON.stringify(after));
-    const kept = (await everything(server.url, bob, acked.length + 1)).map(
-      (m) => m.message.split(":")[0],
-    );
-    assert.deepEqual(kept, [...acked, "after"], "every acknowledged message, nothing else");
-  });
-
-  it("a second server on the same data directory is refused with one line naming it", async () => {
-    const dataDir = tempDataDir();
-    await start(dataDir, 1);
-    const result = spawnSync(
-      process.execPath,
-      [CLI, "start", "--port", "0", "--data-dir", dataDir],
-      {
-        encoding: "utf8",
-        timeout: 20_000,
-      },
-    );
-    assert.notEqual(result.status, 0);
-    const lines = result.stderr.trim().split("\n");
-    assert.equal(lines.length, 1, result.stderr);
-    assert.match(lines[0] ?? "", /--data-dir: .* in use by another running chat-server/);
-    assert.ok(lines[0]?.includes(path.basename(dataDir)));
-  });
-
-  it("a data directory that cannot be used, or was written by a newer version, is refused plainly", async () => {
-    const file = path.join(tempDataDir(), "a-file");
-    writeFileSync(file, "not a directory");
-    const newer = tempDataDir();
-    const db = open({ path: path.join(newer, "chat.mdb"), noSubdir: true, maxDbs: 8 });
-    await db.openDB({ name: "meta" }).put("format", 99);
-    await db.close();
-    for (const [dir, reason] of [
-      [path.join(file, "data"), /cannot create .*a-file\/data/],
-      [newer, /written by a newer chat-server \(format 99/],
-    ] as const) {
-      const result = spawnSync(process.execPath, [CLI, "start", "--port", "0", "--data-dir", dir], {
-        encoding: "utf8",
-        timeout: 20_000,
-      });
-      assert.notEqual(result.status, 0, result.stdout);
-      const lines = result.stderr.trim().split("\n");
-      assert.equal(lines.length, 1, result.stderr);
-      assert.match(lines[0] ?? "", reason);
-      assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
     }
   });
 });

@@ -19,8 +19,10 @@ import {
   type Id,
   InboxWriter,
   idText,
+  keptBytes,
   parseId,
   readAfter,
+  storedBytes,
 } from "../../src/store/inbox-records.js";
 import { addPair, listUsers, removeWorker, workersOf } from "../../src/store/presence-records.js";
 import { StoreKeeper } from "../../src/store/store-keeper.js";
@@ -108,6 +110,9 @@ describe("inbox records", () => {
     // Trimming waits for some slack, then removes down to the limit: at least the newest 10.
     assert.ok(kept.length >= LIMITS.maxPerUser && kept.length < 100, `${kept.length} kept`);
     assert.equal(kept.at(-1)?.message.message, "199");
+    // The byte count follows trimming: what the two inboxes keep, no more.
+    const left = [...store.messages.getRange({})].reduce((sum, e) => sum + storedBytes(e.value), 0);
+    assert.equal(keptBytes(store), left);
     assert.deepEqual(
       texts(readAfter(store, "bob", null, 10)),
       Array.from({ length: 10 }, (_, i) => `${190 + i}`),

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { describeTarget } from "../../src/routing/redis-connection.js";
-import { makeWorkerKey, RedisKeys } from "../../src/routing/redis-keys.js";
+import { describeTarget } from "../../src/redis/connection.js";
+import { makeWorkerKey, RedisKeys } from "../../src/redis/keys.js";
+import { keySlot } from "../../src/redis/slots.js";
 
 test("describeTarget names the address of a URL, host:port or Sentinels", () => {
   const m = { masterName: "mymaster" };
@@ -33,7 +34,6 @@ test("every key and channel starts with the prefix", () => {
     keys.inbox("__proto__"),
     keys.cursor("bob"),
     keys.presence("bob"),
-    keys.online,
     keys.workers,
     keys.workerUsers(worker),
     keys.deliver(worker),
@@ -41,4 +41,36 @@ test("every key and channel starts with the prefix", () => {
     assert.ok(name.startsWith("chat-x:"), name);
   }
   assert.equal(keys.inbox("__proto__"), "chat-x:inbox:{__proto__}");
+});
+
+test("describeTarget names the seeds of a cluster, without credentials", () => {
+  assert.equal(
+    describeTarget({
+      masterName: "mymaster",
+      cluster: ["10.0.0.1:7000", "rediss://app:secret@10.0.0.2:7001"],
+    }),
+    "10.0.0.1:7000,10.0.0.2:7001 (Redis Cluster)",
+  );
+});
+
+test("keySlot computes Redis Cluster's slots, hash tags included", () => {
+  // Values from the Redis Cluster specification and CLUSTER KEYSLOT.
+  assert.equal(keySlot("123456789"), 0x31c3 % 16384);
+  assert.equal(keySlot("foo"), 12182);
+  assert.equal(keySlot("{user1000}.following"), keySlot("{user1000}.followers"));
+  assert.equal(keySlot("foo{}{bar}"), keySlot("foo{}{bar}"));
+  assert.notEqual(keySlot("foo{}{bar}"), keySlot("bar"), "an empty tag hashes the whole key");
+});
+
+test("one user's keys share a slot; each worker's channel and user set share theirs", () => {
+  const keys = new RedisKeys("chat");
+  for (const user of ["alice", "bob", "é}x", "{}"]) {
+    const slot = keySlot(keys.inbox(user));
+    assert.equal(keySlot(keys.cursor(user)), slot, user);
+    assert.equal(keySlot(keys.presence(user)), slot, user);
+  }
+  const worker = makeWorkerKey("host:3000", 1);
+  assert.equal(keySlot(keys.deliver(worker)), keySlot(keys.workerUsers(worker)));
+  assert.equal(keys.userOfPresence(keys.presence("a}b")), "a}b");
+  assert.equal(keys.userOfPresence(keys.inbox("a")), undefined);
 });

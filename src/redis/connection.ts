@@ -1,10 +1,13 @@
 /**
- * Creating the ioredis clients of the Redis back-end: from a URL or through Sentinels, with the
- * options that make them fail fast instead of queueing, reconnect by themselves, and never crash
- * the process on a connection error.
+ * Creating the ioredis clients of the Redis back-end: from a URL, through Sentinels, or from the
+ * seed nodes of a Redis Cluster, with the options that make them fail fast instead of queueing,
+ * reconnect by themselves, and never crash the process on a connection error.
  */
 import { isIP } from "node:net";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
+
+/** A client of one Redis (directly or through Sentinel) or of a whole Redis Cluster. */
+export type RedisClient = Redis | Cluster;
 
 /** The pino methods the back-end logs through (a pino logger fits). */
 export interface BackendLogger {
@@ -28,15 +31,27 @@ export interface RedisTarget {
   sentinels?: { host: string; port: number }[] | undefined;
   /** Sentinel master name. */
   masterName: string;
+  /**
+   * Seed nodes of a Redis Cluster (`host:port`, `redis://…` or `rediss://user:pass@host:port`);
+   * used instead of `url` and `sentinels` when given. The first seed's scheme and credentials
+   * apply to every node (TLS, ACL user and password).
+   */
+  cluster?: string[] | undefined;
 }
 
 /** Where the back-end connects, in words for error messages: `127.0.0.1:6379`. */
 export function describeTarget(target: RedisTarget): string {
+  if (target.cluster?.length) {
+    return `${target.cluster.map((seed) => hostPort(toUrl(seed))).join(",")} (Redis Cluster)`;
+  }
   if (target.sentinels?.length) {
     const list = target.sentinels.map((s) => `${s.host}:${s.port}`).join(",");
     return `${list} (Sentinel master "${target.masterName}")`;
   }
-  const url = toUrl(target.url ?? "redis://127.0.0.1:6379");
+  return hostPort(toUrl(target.url ?? "redis://127.0.0.1:6379"));
+}
+
+function hostPort(url: URL): string {
   return `${url.hostname.replace(/^\[|\]$/g, "")}:${url.port || "6379"}`;
 }
 
@@ -58,13 +73,23 @@ function targetOptions(target: RedisTarget): RedisOptions {
   }
   const url = toUrl(target.url ?? "redis://127.0.0.1:6379");
   const db = Number(url.pathname.replace(/^\//, "") || "0");
-  const host = url.hostname.replace(/^\[|\]$/g, "");
   return {
-    host,
-    port: Number(url.port || "6379"),
+    ...endpoint(url),
+    ...credentials(url),
+    ...(Number.isInteger(db) && db > 0 ? { db } : {}),
+  };
+}
+
+function endpoint(url: URL): { host: string; port: number } {
+  return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || "6379") };
+}
+
+/** User, password and TLS from a URL. */
+function credentials(url: URL): RedisOptions {
+  const { host } = endpoint(url);
+  return {
     ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
     ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-    ...(Number.isInteger(db) && db > 0 ? { db } : {}),
     // SNI takes a name only (Node warns on every connection given an IP address); the
     // certificate is checked against the host either way.
     ...(url.protocol === "rediss:" ? { tls: isIP(host) ? {} : { servername: host } } : {}),
@@ -88,7 +113,8 @@ export function createClient(
   role: "command" | "subscriber" | "probe",
   timings: ClientTimings,
   logger: BackendLogger,
-): Redis {
+): RedisClient {
+  if (target.cluster?.length) return createClusterClient(target.cluster, role, timings, logger);
   const client = new Redis({
     ...targetOptions(target),
     lazyConnect: true,
@@ -109,8 +135,58 @@ export function createClient(
   return client;
 }
 
+/**
+ * A Cluster client: slots are learnt from the seeds, MOVED/ASK followed, and a command to a
+ * master that fails is retried on the slot's new owner once the cluster promoted a replica
+ * (ioredis refreshes the slot map on the error). The subscriber uses sharded subscribers:
+ * one connection per master, each SSUBSCRIBEd to the channels of its slots, moved along with
+ * them when the cluster changes.
+ */
+function createClusterClient(
+  seeds: string[],
+  role: "command" | "subscriber" | "probe",
+  timings: ClientTimings,
+  logger: BackendLogger,
+): Cluster {
+  const urls = seeds.map(toUrl);
+  const first = urls[0] as URL;
+  const options: ClusterOptions = {
+    lazyConnect: true,
+    enableOfflineQueue: role === "subscriber",
+    // No automatic pipelines: ioredis would group a script whose key count varies by its first
+    // argument (the count), not its first key, and send keys of other slots in one pipeline.
+    // Commands still share each node's connection without waiting for one another.
+    enableAutoPipelining: false,
+    shardedSubscribers: role === "subscriber",
+    // Keeps trying to reach the cluster however long it is away (the default gives up).
+    clusterRetryStrategy: (times) => Math.min(100 * times, timings.maxRetryDelayMs),
+    // A node that closed is reconnected too (a restarted replica that kept its slots).
+    clusterNodeRetryStrategy: (times) => Math.min(100 * times, timings.maxRetryDelayMs),
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: Math.max(1000, timings.commandTimeoutMs),
+    slotsRefreshInterval: 2000,
+    redisOptions: {
+      ...credentials(first),
+      connectionName: `chat-server:${role}`,
+      connectTimeout: Math.max(1000, timings.commandTimeoutMs),
+      commandTimeout: timings.commandTimeoutMs,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+    },
+  };
+  const client = new Cluster(urls.map(endpoint), options);
+  logErrors(client, role, logger);
+  // Per-node errors (a killed master) come as "node error"; they repeat while it is down.
+  client.on("node error", (err: Error, node: string) => {
+    logger.debug({ role, node, err: err.message }, "redis cluster node error");
+  });
+  return client;
+}
+
 /** Logs each error once at warn while it repeats (a reconnection loop), then again at debug. */
-function logErrors(client: Redis, role: string, logger: BackendLogger): void {
+function logErrors(client: RedisClient, role: string, logger: BackendLogger): void {
   let last = "";
   client.on("error", (err: Error) => {
     const text = err.message;
@@ -134,7 +210,7 @@ export type ScriptCall = (keys: string[], args: (string | number)[]) => Promise<
  * `numberOfKeys` "any" is for scripts whose key count varies by call (a batch).
  */
 export function defineScript(
-  client: Redis,
+  client: RedisClient,
   name: string,
   numberOfKeys: number | "any",
   lua: string,

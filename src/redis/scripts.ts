@@ -1,0 +1,308 @@
+/**
+ * The Lua scripts of the Redis back-end. Every key a script touches comes in KEYS (see keys.ts;
+ * no script builds a key name), and the callers only ever pass keys of one slot together in
+ * cluster mode, so each script runs on one node.
+ *
+ * Presence hashes map worker -> that worker's delivery channel, so a script that routes reads
+ * the channel it publishes to instead of building it. The dead workers a caller knows of (from
+ * its last heartbeat) come in ARGV; a script skips them in the presence it reads.
+ */
+
+/** Lua: skips the dead list of ARGV (count at `base`, names after it); leaves `dead`, `argBase`. */
+const LUA_DEAD = `
+local dead = {}
+local deadCount = tonumber(ARGV[DEAD_AT])
+for i = 1, deadCount do dead[ARGV[DEAD_AT + i]] = true end
+local argBase = DEAD_AT + deadCount
+`;
+
+/**
+ * Lua: `holders(presenceKey)` reads a presence hash once per script: whether `self` holds the
+ * user, and the channels of the other live workers that do (dead ones are skipped).
+ */
+const LUA_HOLDERS = `
+local routes = {}
+local function holders(presenceKey)
+  local route = routes[presenceKey]
+  if route then return route end
+  route = { here = false, channels = {} }
+  local flat = redis.call('HGETALL', presenceKey)
+  for j = 1, #flat, 2 do
+    local worker = flat[j]
+    if dead[worker] then
+      -- skipped: the sweep removes it (and tells the user's watchers if they went offline)
+    elseif worker == self then route.here = true
+    else route.channels[#route.channels + 1] = flat[j + 1] end
+  end
+  routes[presenceKey] = route
+  return route
+end
+`;
+
+/**
+ * Lua: `copyToSender(inboxKey, cursorKey, id, to, text, sentAt)` stores the sender's copy of a
+ * sent message under the recipient's id, and moves the sender's cursor past it (a sent message
+ * counts as seen by its sender). A stream only takes ids above its newest one: when the sender's
+ * inbox already holds a newer entry (a message to them stored a moment later, or on a cluster
+ * node whose clock runs ahead), the copy takes the next id of that stream and keeps the message
+ * id in field `i`, which is what readers report.
+ */
+const LUA_COPY = `
+local function copyToSender(inboxKey, cursorKey, id, to, text, sentAt)
+  local stored = redis.pcall('XADD', inboxKey, 'MAXLEN', '~', maxLength, id,
+    't', to, 'm', text, 's', sentAt)
+  if type(stored) == 'table' and stored.err then
+    stored = redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*',
+      't', to, 'm', text, 's', sentAt, 'i', id)
+  end
+  redis.call('PEXPIRE', inboxKey, ttl)
+  redis.call('SET', cursorKey, stored, 'PX', ttl)
+end
+`;
+
+/** Lua: `append(parts, channel, piece…)` adds one JSON entry to a channel's pending array. */
+const LUA_OUTBOX = `
+local outbox, destinations = {}, {}
+local function append(channel, head, id)
+  local parts = outbox[channel]
+  if not parts then
+    parts = { '[' }
+    outbox[channel] = parts
+    destinations[#destinations + 1] = channel
+  else
+    parts[#parts + 1] = ','
+  end
+  parts[#parts + 1] = head
+  parts[#parts + 1] = id
+  parts[#parts + 1] = '"}'
+end
+`;
+
+/**
+ * One Redis (direct or Sentinel): a whole batch of sends in one step.
+ * KEYS per message: recipient inbox, cursor, presence; sender inbox, cursor, presence.
+ * ARGV: self, max length, ttl, dead count, dead…, then per message: from, to, text, sentAt,
+ * recipient head, sender head (JSON up to the id; empty: no copy for the sender).
+ * For each message: XADD to the recipient's inbox (entry id = message id), the sender's copy
+ * with the same id, then one PUBLISH per destination channel for the whole batch, then each
+ * recipient's cursor moves to the newest id a live worker took. Reply per message: id, flags
+ * (1 delivered, 2 recipient held here). The sender's sessions here are this worker's to serve.
+ */
+export const SEND_BATCH_SCRIPT = `
+local self, maxLength, ttl = ARGV[1], ARGV[2], ARGV[3]
+${LUA_DEAD.replaceAll("DEAD_AT", "4")}
+${LUA_HOLDERS}
+${LUA_COPY}
+${LUA_OUTBOX}
+local count = #KEYS / 6
+local ids, routeOf, renewed = {}, {}, {}
+for i = 1, count do
+  local k, a = (i - 1) * 6, argBase + (i - 1) * 6
+  local inboxKey, presenceKey = KEYS[k + 1], KEYS[k + 3]
+  local from, to, text, sentAt = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local id = redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*',
+    'f', from, 'm', text, 's', sentAt)
+  if not renewed[inboxKey] then
+    redis.call('PEXPIRE', inboxKey, ttl)
+    renewed[inboxKey] = true
+  end
+  local route = holders(presenceKey)
+  for _, channel in ipairs(route.channels) do append(channel, ARGV[a + 5], id) end
+  local copyHead = ARGV[a + 6]
+  if copyHead ~= '' then
+    copyToSender(KEYS[k + 4], KEYS[k + 5], id, to, text, sentAt)
+    for _, channel in ipairs(holders(KEYS[k + 6]).channels) do append(channel, copyHead, id) end
+  end
+  ids[i], routeOf[i] = id, route
+end
+local reached = {}
+for _, channel in ipairs(destinations) do
+  local parts = outbox[channel]
+  parts[#parts + 1] = ']'
+  reached[channel] = redis.call('PUBLISH', channel, table.concat(parts)) > 0
+end
+local reply, newest = {}, {}
+for i = 1, count do
+  local route = routeOf[i]
+  local delivered = route.here
+  if not delivered then
+    for _, channel in ipairs(route.channels) do
+      if reached[channel] then delivered = true end
+    end
+  end
+  local cursorKey = KEYS[(i - 1) * 6 + 2]
+  if delivered then newest[cursorKey] = ids[i]
+  elseif newest[cursorKey] == nil then newest[cursorKey] = false end
+  reply[i * 2 - 1] = ids[i]
+  reply[i * 2] = (delivered and 1 or 0) + (route.here and 2 or 0)
+end
+for cursorKey, id in pairs(newest) do
+  if id then redis.call('SET', cursorKey, id, 'PX', ttl)
+  else redis.call('PEXPIRE', cursorKey, ttl) end
+end
+return reply
+`;
+
+/**
+ * Cluster, step 1, per slot: stores messages in their recipients' inboxes and reads where the
+ * recipients are. KEYS per message: inbox, presence. ARGV: self, max length, ttl, dead count,
+ * dead…, then per message: from, text, sentAt. Reply per message: { id, here (0/1), channels }.
+ */
+export const STORE_SCRIPT = `
+local self, maxLength, ttl = ARGV[1], ARGV[2], ARGV[3]
+${LUA_DEAD.replaceAll("DEAD_AT", "4")}
+${LUA_HOLDERS}
+local reply, renewed = {}, {}
+for i = 1, #KEYS / 2 do
+  local inboxKey, a = KEYS[i * 2 - 1], argBase + (i - 1) * 3
+  local id = redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*',
+    'f', ARGV[a + 1], 'm', ARGV[a + 2], 's', ARGV[a + 3])
+  if not renewed[inboxKey] then
+    redis.call('PEXPIRE', inboxKey, ttl)
+    renewed[inboxKey] = true
+  end
+  local route = holders(KEYS[i * 2])
+  reply[i] = { id, route.here and 1 or 0, route.channels }
+end
+return reply
+`;
+
+/**
+ * Cluster, step 2, per slot: the senders' copies. KEYS per message: sender inbox, cursor,
+ * presence. ARGV: self, max length, ttl, dead count, dead…, then per message: to, text, sentAt,
+ * id. Reply per message: { here (0/1), channels }.
+ */
+export const COPY_SCRIPT = `
+local self, maxLength, ttl = ARGV[1], ARGV[2], ARGV[3]
+${LUA_DEAD.replaceAll("DEAD_AT", "4")}
+${LUA_HOLDERS}
+${LUA_COPY}
+local reply = {}
+for i = 1, #KEYS / 3 do
+  local k, a = (i - 1) * 3, argBase + (i - 1) * 4
+  copyToSender(KEYS[k + 1], KEYS[k + 2], ARGV[a + 4], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
+  local route = holders(KEYS[k + 3])
+  reply[i] = { route.here and 1 or 0, route.channels }
+end
+return reply
+`;
+
+/**
+ * Cluster, step 3, per slot: moves cursors forward (never back: another worker may have moved
+ * one past this id meanwhile). KEYS: cursors; ARGV: ttl, then the id per cursor.
+ */
+export const ADVANCE_SCRIPT = `
+local ttl = ARGV[1]
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+for i = 1, #KEYS do
+  local id = ARGV[i + 1]
+  local current = redis.call('GET', KEYS[i])
+  local later = true
+  if current then
+    local cm, cs = parse(current)
+    local nm, ns = parse(id)
+    if cm and nm then later = nm > cm or (nm == cm and ns > cs) end
+  end
+  if later then redis.call('SET', KEYS[i], id, 'PX', ttl)
+  else redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return 0
+`;
+
+/**
+ * Lua: the entries after the cursor (the newest `limit` of them, oldest first), and the cursor
+ * moved to the newest, in one step, so two sessions logging in at once never both get the same
+ * ones. Expects locals `inboxKey`, `cursorKey`, `limit`, `ttl`; leaves `entries`.
+ */
+const LUA_DRAIN_AFTER_CURSOR = `
+local cursor = redis.call('GET', cursorKey)
+local newest = redis.call('XREVRANGE', inboxKey, '+', cursor and ('(' .. cursor) or '-', 'COUNT', limit)
+local entries = {}
+for i = #newest, 1, -1 do entries[#entries + 1] = newest[i] end
+if #entries > 0 then
+  redis.call('SET', cursorKey, entries[#entries][1], 'PX', ttl)
+end
+`;
+
+/** KEYS: inbox, cursor. ARGV: limit, ttl. The messages no session has been handed yet. */
+export const DRAIN_SCRIPT = `
+local inboxKey, cursorKey = KEYS[1], KEYS[2]
+local limit, ttl = ARGV[1], ARGV[2]
+${LUA_DRAIN_AFTER_CURSOR}
+return entries
+`;
+
+/**
+ * Marks users online on a worker and hands back, per user, the messages stored while they were
+ * away, and (when it is their first session anywhere) the workers watching them. KEYS per user:
+ * presence, inbox, cursor, watchers. ARGV: worker, its channel, limit, ttl.
+ */
+export const REGISTER_SCRIPT = `
+local worker, channel, limit, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local result = {}
+for i = 1, #KEYS / 4 do
+  local presenceKey, inboxKey, cursorKey = KEYS[i * 4 - 3], KEYS[i * 4 - 2], KEYS[i * 4 - 1]
+  local watchers = {}
+  if redis.call('HSET', presenceKey, worker, channel) == 1 and redis.call('HLEN', presenceKey) == 1 then
+    watchers = redis.call('SMEMBERS', KEYS[i * 4])
+  end
+  ${LUA_DRAIN_AFTER_CURSOR}
+  result[#result + 1] = { entries, watchers }
+end
+return result
+`;
+
+/**
+ * Renews a worker's entry in the registry and lists the workers whose entry expired.
+ * KEYS: workers. ARGV: worker, ttl, most dead workers listed; 'leave' as ARGV[4] removes the
+ * entry instead. Reply: { 1 if the entry was missing (new, or swept), dead… }.
+ */
+export const HEARTBEAT_SCRIPT = `
+local workers = KEYS[1]
+local worker, ttl, maxDead, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+if mode == 'leave' then
+  redis.call('ZREM', workers, worker)
+  return { 0 }
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local reply = { redis.call('ZADD', workers, now + ttl, worker) }
+for _, d in ipairs(redis.call('ZRANGEBYSCORE', workers, '-inf', '(' .. now, 'LIMIT', 0, maxDead)) do
+  reply[#reply + 1] = d
+end
+return reply
+`;
+
+/** KEYS: per user, watchers then presence. ARGV: worker, ttl. Returns 1/0 per user: online. */
+export const WATCH_SCRIPT = `
+local worker, ttl = ARGV[1], ARGV[2]
+local online = {}
+for i = 1, #KEYS, 2 do
+  redis.call('SADD', KEYS[i], worker)
+  redis.call('PEXPIRE', KEYS[i], ttl)
+  online[#online + 1] = redis.call('EXISTS', KEYS[i + 1])
+end
+return online
+`;
+
+/**
+ * Removes a worker from users' presence. KEYS per user: presence, watchers. ARGV: worker.
+ * Reply per user: the watching workers when this took the user's last session (they went
+ * offline), else an empty list.
+ */
+export const FORGET_SCRIPT = `
+local worker = ARGV[1]
+local reply = {}
+for i = 1, #KEYS / 2 do
+  local presenceKey = KEYS[i * 2 - 1]
+  local watchers = {}
+  if redis.call('HDEL', presenceKey, worker) == 1 and redis.call('EXISTS', presenceKey) == 0 then
+    watchers = redis.call('SMEMBERS', KEYS[i * 2])
+  end
+  reply[i] = watchers
+end
+return reply
+`;

@@ -1,0 +1,110 @@
+/**
+ * The Redis back-end on a real Redis Cluster (3 masters + 3 replicas, started once for the
+ * file): two back-ends with different node ids play two hosts. Each test uses its own prefix.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Redis } from "ioredis";
+import { keySlot } from "../../src/redis/slots.js";
+import type { RedisBackend } from "../../src/routing/redis-backend.js";
+import { randomPrefix, startHost, type TestHost } from "../helpers/redis-backend.js";
+import { type RedisCluster, startRedisCluster } from "../helpers/redis-cluster.js";
+
+let cluster: RedisCluster;
+const hosts: TestHost[] = [];
+
+before(async () => {
+  cluster = await startRedisCluster(3);
+});
+
+after(async () => {
+  await Promise.all(hosts.map((h) => h.backend.close()));
+  await cluster.stop();
+});
+
+async function host(prefix: string, nodeId: string): Promise<TestHost> {
+  const started = await startHost({
+    cluster: cluster.seeds.split(","),
+    prefix,
+    nodeId,
+  });
+  hosts.push(started);
+  return started;
+}
+
+describe("Redis back-end on a Redis Cluster", () => {
+  test("delivers across hosts both ways, and replays since an id and what was stored", async () => {
+    const prefix = randomPrefix();
+    const [a, b] = await Promise.all([host(prefix, "host-a"), host(prefix, "host-b")]);
+    assert.deepEqual(await a.login("alice"), []);
+    assert.deepEqual(await b.login("bob"), []);
+    const toBob = await a.backend.send("alice", "bob", "hi bob");
+    const toAlice = await b.backend.send("bob", "alice", "hi alice");
+    assert.equal(toBob.status, "delivered");
+    assert.equal(toAlice.status, "delivered");
+    assert.deepEqual(await b.waitFor("bob", 1), [toBob.message]);
+    assert.deepEqual(await a.waitFor("alice", 1), [toAlice.message]);
+
+    // carol is offline: stored, then replayed once at her log in, and again with since.
+    const stored = [];
+    for (let i = 0; i < 3; i++) stored.push(await a.backend.send("alice", "carol", `c${i}`));
+    assert.ok(stored.every((s) => s.status === "stored"));
+    const messages = stored.map((s) => s.message);
+    assert.deepEqual(await b.login("carol"), messages);
+    assert.deepEqual(await b.backend.replay("carol", undefined), []);
+    assert.deepEqual(await b.backend.replay("carol", messages[0]?.id), messages.slice(1));
+  });
+
+  test("inboxes spread over every master, and list users finds users on every shard", async () => {
+    const prefix = randomPrefix();
+    const [a, b] = await Promise.all([host(prefix, "host-a"), host(prefix, "host-b")]);
+    const users = Array.from({ length: 30 }, (_, i) => `user${String(i).padStart(2, "0")}`);
+    for (const [i, user] of users.entries()) await (i % 2 ? a : b).login(user);
+    await Promise.all(users.map((user) => a.backend.send("zed", user, `to ${user}`)));
+
+    const masters = await cluster.masterPorts();
+    assert.equal(masters.length, 3);
+    const owners = new Set(
+      await cluster.mastersOf(users.map((user) => keySlot(`${prefix}:inbox:{${user}}`))),
+    );
+    assert.deepEqual([...owners].sort(), masters, "every master holds inboxes");
+    for (const port of masters) {
+      const raw = new Redis({ host: "127.0.0.1", port, lazyConnect: true });
+      await raw.connect();
+      const [, keys] = await raw.scan("0", "MATCH", `${prefix}:inbox:*`, "COUNT", 10_000);
+      raw.disconnect();
+      assert.ok(keys.length > 0, `master ${port} holds no inbox`);
+    }
+
+    assert.deepEqual(await b.backend.listUsers(1000), users);
+    assert.deepEqual(await a.backend.listUsers(5), users.slice(0, 5));
+    a.backend.removePresence("user01");
+    await waitForList(b, (list) => !list.includes("user01"));
+  });
+
+  test("a sender's copy shares the message id and counts as seen by the sender", async () => {
+    const prefix = randomPrefix();
+    const [a, b] = await Promise.all([host(prefix, "host-a"), host(prefix, "host-b")]);
+    await a.login("dana");
+    await b.login("dana");
+    await b.login("eric");
+    const sender = a.backend as RedisBackend;
+    const sent = await sender.send("dana", "eric", "hello", "session-1");
+    assert.equal(sent.status, "delivered");
+    // Replays of both inboxes since the start hold the message under the same id.
+    assert.deepEqual(await a.backend.replay("dana", "0-0"), [sent.message]);
+    assert.deepEqual(await b.backend.replay("eric", "0-0"), [sent.message]);
+    // A log in without since replays nothing for dana: her own message counts as seen.
+    assert.deepEqual(await b.login("dana"), []);
+  });
+});
+
+async function waitForList(host: TestHost, check: (users: string[]) => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const users = await host.backend.listUsers(1000);
+    if (check(users)) return;
+    if (Date.now() > deadline) throw new Error(`list never matched: ${users.join()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
