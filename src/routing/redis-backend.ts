@@ -194,7 +194,7 @@ export class RedisBackend implements Backend {
       throw new Error(`cannot use Redis at ${address}: ${(err as Error).message}`);
     }
     this.started = true;
-    this.logger.info({ redis: address, worker: this.worker }, "redis backend started");
+    this.logger.info({ redis: address, presenceKey: this.worker }, "redis backend started");
     this.update();
   }
 
@@ -310,7 +310,7 @@ export class RedisBackend implements Backend {
     }
     this.stopping = true;
     await Promise.all([quit(this.command), quit(this.subscriber)]);
-    this.logger.info({ worker: this.worker }, "redis backend closed");
+    this.logger.info({ presenceKey: this.worker }, "redis backend closed");
   }
 
   private disconnect(): void {

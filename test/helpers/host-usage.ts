@@ -2,8 +2,10 @@
  * What a running chat-server host holds, read from /proc: resident memory and open file
  * descriptors of the primary and its workers together, and its Prometheus metrics.
  */
+
 import { readdirSync, readFileSync } from "node:fs";
 import type { ChatServer } from "./chat-server.js";
+import { NotYet } from "./wait.js";
 
 function pids(server: ChatServer): number[] {
   return [server.proc.pid ?? 0, ...server.workerPids()].filter((pid) => pid > 0);
@@ -31,6 +33,8 @@ export function primaryFds(server: ChatServer): number {
 /** One sample of /metrics: `name{labels}` to value. */
 export async function scrapeMetrics(url: string): Promise<Map<string, number>> {
   const res = await fetch(`${url}/metrics`);
+  // 429: this address is still over its connection limit (the test's own attack): not yet.
+  if (res.status === 429) throw new NotYet("/metrics answered 429");
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   const values = new Map<string, number>();
   for (const line of (await res.text()).split("\n")) {

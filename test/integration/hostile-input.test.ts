@@ -274,11 +274,15 @@ describe("hostile input", () => {
   it("a 2 MB long-polling POST is refused", async () => {
     const res = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`);
     const open = JSON.parse((await res.text()).slice(1)) as { sid: string };
-    const post = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${open.sid}`, {
+    // The server answers 413 and closes; a client still writing the body may see the reset first.
+    const status = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${open.sid}`, {
       method: "POST",
       body: `42["send message",{"message":"${"x".repeat(2 * 1024 * 1024)}"}]`,
-    });
-    assert.equal(post.status, 413);
+    }).then(
+      (post) => post.status,
+      (error: Error & { cause?: { code?: string } }) => error.cause?.code,
+    );
+    assert.ok(status === 413 || status === "ECONNRESET" || status === "EPIPE", `got ${status}`);
     await bystandersUnaffected();
   });
 

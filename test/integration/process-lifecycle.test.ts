@@ -10,7 +10,13 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
-import { type ChatServer, CLI, startChatServer, waitForReady } from "../helpers/chat-server.js";
+import {
+  type ChatServer,
+  CLI,
+  startChatServer,
+  tempDataDir,
+  waitForReady,
+} from "../helpers/chat-server.js";
 import {
   closeAll,
   connectAs,
@@ -209,6 +215,8 @@ describe("process lifecycle", () => {
       const result = spawnSync(process.execPath, [CLI, ...args], {
         encoding: "utf8",
         timeout: 10_000,
+        // Its own default data directory (./chat-data), not the checkout's that others may hold.
+        cwd: tempDataDir(),
       });
       assert.notEqual(result.status, 0);
       const lines = result.stderr.trim().split("\n");
@@ -224,10 +232,7 @@ describe("process lifecycle", () => {
     const result = spawnSync(
       process.execPath,
       [CLI, "start", "--port", String(server.port), "--host", "127.0.0.1"],
-      {
-        encoding: "utf8",
-        timeout: 10_000,
-      },
+      { encoding: "utf8", timeout: 10_000, cwd: tempDataDir() },
     );
     assert.notEqual(result.status, 0);
     assert.match(

@@ -11,13 +11,15 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { CLI, REPO_ROOT, startChatServer } from "../helpers/chat-server.js";
+import { CLI, REPO_ROOT, startChatServer, tempDataDir } from "../helpers/chat-server.js";
 import { eventually } from "../helpers/wait.js";
 
 /** Starts the CLI with exactly `args` (no --host), returns the address it says it listens on. */
 async function startBare(args: string[]) {
   const proc = spawn(process.execPath, [CLI, "start", "--port", "0", "--workers", "1", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own default data directory (./chat-data), not the checkout's that others may hold.
+    cwd: tempDataDir(),
   });
   let output = "";
   proc.stdout.on("data", (chunk) => {

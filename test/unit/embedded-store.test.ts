@@ -251,6 +251,10 @@ describe("two processes writing one database", () => {
       await Promise.all(pending);
       await store.close();
     `;
+    // As in the server, where the primary opens (and so creates) the database before forking.
+    const created = openStore(file);
+    await created.checkFormat();
+    await created.close();
     const children = ["p1", "p2"].map((name) =>
       spawn(process.execPath, ["--input-type=module", "-e", writerScript, file, name], {
         stdio: "inherit",
