@@ -91,9 +91,10 @@ describe("connection limits", () => {
     await eventually(() => assert.ok(extra.closedAfterMs() !== undefined, "not closed"));
     assert.match(extra.received(), /^HTTP\/1\.1 429 /);
     for (const c of idle) c.socket.destroy();
-    // Once they are gone, the address may connect again.
+    // Once they are gone, the address may connect again (a scrape refused while they were still
+    // closing counts as a hit too: at least the extra connection's).
     await eventually(async () => {
-      assert.equal(await limitHits(server.url, "connections_per_ip"), hitsBefore + 1);
+      assert.ok((await limitHits(server.url, "connections_per_ip")) >= hitsBefore + 1);
     });
   });
 
