@@ -79,6 +79,8 @@ export class EmbeddedBackend implements Backend {
   /** Log-ins registering now: replays wait for them. */
   private readonly registrations = new Map<string, Promise<void>>();
   private readonly watched = new Set<string>();
+  /** What a first session's registration took from the inbox, for its replay. */
+  private readonly unseen = new Map<string, NewMessage[]>();
   private deliver: (delivery: Delivery) => void = () => {};
   private presenceHandler: (user: string, online: boolean) => void = () => {};
   private typingHandler: (from: string, to: string) => void = () => {};
@@ -144,18 +146,23 @@ export class EmbeddedBackend implements Backend {
 
   addPresence(user: string): void {
     this.chains.expect(user);
+    // One transaction registers the session and takes what no session has seen: a send
+    // committed before it is in that read, one committed after it is handed over live. (Moving
+    // the cursor later, at the replay, would skip what a send meanwhile marked as seen.)
     const registration = this.store
       .transaction(() => {
         const wasOnline = workersOf(this.store.presence, user).length > 0;
         addPair(this.store.presence, user, this.self);
         return {
           tip: this.store.users.get(user)?.tip ?? null,
+          unseen: this.takeUnseen(user),
           watchers: wasOnline ? [] : workersOf(this.store.watches, user),
         };
       })
       .then(
-        ({ tip, watchers }) => {
+        ({ tip, unseen, watchers }) => {
           this.chains.started(user, tip);
+          this.unseen.set(user, unseen);
           for (const worker of watchers) this.handOff(worker, ["p", user, 1]);
         },
         (error: unknown) => {
@@ -170,8 +177,21 @@ export class EmbeddedBackend implements Backend {
     registration.then(forget, forget);
   }
 
+  /** In a write transaction: `user`'s messages no session has seen; they count as seen now. */
+  private takeUnseen(user: string): NewMessage[] {
+    const record = this.store.users.get(user);
+    if (!record) return [];
+    const entries = readAfter(this.store, user, record.cursor, this.limits.maxPerUser);
+    if (record.cursor !== record.tip) {
+      record.cursor = record.tip;
+      this.store.users.put(user, record);
+    }
+    return entries.map((entry) => entry.message);
+  }
+
   removePresence(user: string): void {
     this.chains.forget(user);
+    this.unseen.delete(user);
     this.store
       .transaction(() => {
         removePair(this.store.presence, user, this.self);
@@ -189,18 +209,19 @@ export class EmbeddedBackend implements Backend {
   async replay(user: string, since: string | undefined): Promise<NewMessage[]> {
     if (!this.ready) throw unavailable();
     await this.registrations.get(user);
+    // The first session here: what its registration took.
+    const unseen = this.unseen.get(user);
+    this.unseen.delete(user);
+    if (since === undefined && unseen) return unseen;
     try {
-      return await this.store.transaction(() => {
-        const record = this.store.users.get(user);
-        if (!record) return [];
-        const after = since === undefined ? record.cursor : parseId(since);
-        const entries = readAfter(this.store, user, after, this.limits.maxPerUser);
-        if (record.cursor !== record.tip) {
-          record.cursor = record.tip;
-          this.store.users.put(user, record);
-        }
-        return entries.map((entry) => entry.message);
-      });
+      if (since !== undefined) {
+        this.store.refresh();
+        return readAfter(this.store, user, parseId(since), this.limits.maxPerUser).map(
+          (entry) => entry.message,
+        );
+      }
+      // Another session of a user already online here.
+      return await this.store.transaction(() => this.takeUnseen(user));
     } catch (error) {
       throw this.failed(error);
     }

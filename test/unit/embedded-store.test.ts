@@ -13,6 +13,8 @@ import { after, describe, it } from "node:test";
 import pino from "pino";
 import type { NewMessage } from "../../src/protocol.js";
 import { DeliveryChains } from "../../src/routing/delivery-chains.js";
+import { EmbeddedBackend } from "../../src/routing/embedded-backend.js";
+import { PeerMesh } from "../../src/routing/peer-mesh.js";
 import { ChatStore } from "../../src/store/chat-store.js";
 import {
   compareIds,
@@ -277,6 +279,34 @@ describe("two processes writing one database", () => {
         `${name} in order`,
       );
     }
+    await store.close();
+  });
+});
+
+describe("the embedded back-end", () => {
+  it("a log in while sends arrive: the replay has what came before it, live delivery the rest", async () => {
+    const store = openStore();
+    await store.checkFormat();
+    const logger = pino({ level: "silent" });
+    const directory = mkdtempSync(path.join(os.tmpdir(), "chat-mesh-unit-"));
+    directories.push(directory);
+    const mesh = new PeerMesh(1, directory, { frames: () => {}, peerConnected: () => {} }, logger);
+    const backend = new EmbeddedBackend({ store, mesh, workerId: 1, logger });
+    await backend.start();
+    const live: string[] = [];
+    backend.onDeliver(({ user, message }) => {
+      if (user === "bob") live.push(message.message);
+    });
+    assert.equal((await backend.send("amy", "bob", "before")).status, "stored");
+    // bob's first session registers; a send queued right behind it sees him online (and moves
+    // his "seen" cursor) before his replay is asked for.
+    backend.addPresence("bob");
+    const during = backend.send("amy", "bob", "during");
+    assert.equal((await during).status, "delivered");
+    const replayed = (await backend.replay("bob", undefined)).map((m) => m.message);
+    assert.deepEqual(replayed, ["before"]);
+    assert.deepEqual(live, ["during"]);
+    await backend.close();
     await store.close();
   });
 });
