@@ -5,6 +5,18 @@
  */
 import { exitWithStartFailure } from "./cluster/start-failure.js";
 
+// A worker whose primary is gone ends at once, even while it is still loading (the primary's
+// `disconnect` can come before worker.js has registered a handler). It ends by SIGKILL, not
+// process.exit: exit hooks would wait for the embedded store's writer thread, which may be
+// waiting for this thread in the middle of a transaction, and the worker would hang as an
+// orphan holding the store's write lock. Killed, the kernel frees everything and LMDB
+// recovers its lock; a transaction cut short was never committed, so never acknowledged.
+function endWithPrimary(): void {
+  process.kill(process.pid, "SIGKILL");
+}
+process.on("disconnect", endWithPrimary);
+if (process.send && !process.connected) endWithPrimary();
+
 try {
   await import("./worker.js");
 } catch (error) {

@@ -129,7 +129,7 @@ process.on("message", (message: unknown, handle: unknown) => {
 // workers must not die before the primary drains them. A worker whose primary is gone exits.
 process.on("SIGINT", () => {});
 process.on("SIGTERM", () => void drain());
-process.on("disconnect", () => process.exit(0));
+// (A worker whose primary is gone is ended by worker-start.ts.)
 
 let started = false;
 process.on("uncaughtException", (error) => {

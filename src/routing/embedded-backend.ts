@@ -299,6 +299,8 @@ export class EmbeddedBackend implements Backend {
     // when it exits. Wait for the writes in flight so their acknowledgements go out.
     await this.store.root.committed;
     this.mesh.close();
+    // Closed, the store has no writer thread left for process.exit to wait on.
+    await this.store.close();
   }
 
   /** Stores a turn's sends in one transaction, then routes and acknowledges them. */
