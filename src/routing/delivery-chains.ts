@@ -21,6 +21,8 @@ export interface ChainEntry {
 
 /** Reads `user`'s inbox after `after` (exclusive), oldest first. */
 export type InboxReader = (user: string, after: Id | null) => ChainEntry[];
+/** The same read inside a write transaction: it sees every commit made before it, for sure. */
+export type CommittedReader = (user: string, after: Id | null) => Promise<ChainEntry[]>;
 
 interface Held {
   prev: Id | null;
@@ -37,6 +39,7 @@ export class DeliveryChains {
   constructor(
     private readonly read: InboxReader,
     private readonly deliver: (delivery: Delivery) => void,
+    private readonly readCommitted?: CommittedReader,
   ) {}
 
   /** The first session of `user` here is registering; hold its hand-offs until `started`. */
@@ -81,6 +84,25 @@ export class DeliveryChains {
     }
     // A gap: what came before this message is committed; take everything from the store.
     this.catchUpUser(user);
+    // A read snapshot that missed this commit would leave it undelivered: read again in a
+    // transaction, which comes after every commit so far.
+    if (compareIds(this.tips.get(user) ?? null, id) < 0) this.repair(user);
+  }
+
+  private repair(user: string): void {
+    this.readCommitted?.(user, this.tips.get(user) ?? null).then(
+      (entries) => {
+        for (const entry of entries) {
+          if (!this.tips.has(user)) return;
+          const id = parseId(entry.message.id);
+          if (!id || compareIds(id, this.tips.get(user) ?? null) <= 0) continue;
+          this.filled++;
+          this.tips.set(user, id);
+          this.deliver({ user, ...entry });
+        }
+      },
+      () => {},
+    );
   }
 
   /** Reads and delivers whatever every user here has not been handed yet (a peer was lost). */

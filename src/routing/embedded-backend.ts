@@ -106,6 +106,13 @@ export class EmbeddedBackend implements Backend {
         }));
       },
       (delivery) => this.deliver(delivery),
+      (user, after) =>
+        this.store.transaction(() =>
+          readAfter(this.store, user, after, this.limits.maxPerUser).map((entry) => ({
+            message: entry.message,
+            exceptSession: entry.session,
+          })),
+        ),
     );
   }
 
@@ -215,9 +222,11 @@ export class EmbeddedBackend implements Backend {
     if (since === undefined && unseen) return unseen;
     try {
       if (since !== undefined) {
-        this.store.refresh();
-        return readAfter(this.store, user, parseId(since), this.limits.maxPerUser).map(
-          (entry) => entry.message,
+        // In a transaction: it comes after every commit so far, whatever process made it.
+        return await this.store.transaction(() =>
+          readAfter(this.store, user, parseId(since), this.limits.maxPerUser).map(
+            (entry) => entry.message,
+          ),
         );
       }
       // Another session of a user already online here.
