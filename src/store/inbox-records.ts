@@ -101,11 +101,10 @@ export class InboxWriter {
   }
 
   user(name: string): UserRecord {
-    let record = this.users.get(name);
-    if (!record) {
-      record = this.store.users.get(name) ?? { tip: null, cursor: null, count: 0 };
-      this.users.set(name, record);
-    }
+    const cached = this.users.get(name);
+    if (cached) return cached;
+    const record: UserRecord = this.store.users.get(name) ?? { tip: null, cursor: null, count: 0 };
+    this.users.set(name, record);
     return record;
   }
 
