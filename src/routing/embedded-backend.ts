@@ -29,7 +29,7 @@ import {
   type Delivery,
   type SendResult,
 } from "./backend.js";
-import { DeliveryChains } from "./delivery-chains.js";
+import { type ChainEntry, DeliveryChains } from "./delivery-chains.js";
 import type { PeerFrame, PeerMesh } from "./peer-mesh.js";
 import { TurnBatcher } from "./turn-batcher.js";
 
@@ -100,20 +100,19 @@ export class EmbeddedBackend implements Backend {
     this.chains = new DeliveryChains(
       (user, after) => {
         this.store.refresh();
-        return readAfter(this.store, user, after, this.limits.maxPerUser).map((entry) => ({
-          message: entry.message,
-          exceptSession: entry.session,
-        }));
+        return this.chainEntries(user, after);
       },
       (delivery) => this.deliver(delivery),
-      (user, after) =>
-        this.store.transaction(() =>
-          readAfter(this.store, user, after, this.limits.maxPerUser).map((entry) => ({
-            message: entry.message,
-            exceptSession: entry.session,
-          })),
-        ),
+      (user, after) => this.store.transaction(() => this.chainEntries(user, after)),
     );
+  }
+
+  /** `user`'s kept messages after `after`, as a receiving worker's chain takes them. */
+  private chainEntries(user: string, after: Id | null): ChainEntry[] {
+    return readAfter(this.store, user, after, this.limits.maxPerUser).map((entry) => ({
+      message: entry.message,
+      exceptSession: entry.session,
+    }));
   }
 
   async start(): Promise<void> {
