@@ -1,6 +1,7 @@
 /**
- * The primary's duties: replace a worker that dies, drop the dead worker's users from presence
- * at once (in embedded and in multi-host mode), drain and exit 0 on SIGTERM within the timeout, and refuse bad options plainly.
+ * The primary's duties: replace a worker that dies (later and later when it keeps dying), drop
+ * the dead worker's users from presence at once (in embedded and in multi-host mode), drain and
+ * exit 0 on SIGTERM within the timeout, and refuse bad options plainly.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -91,6 +92,41 @@ describe("process lifecycle", () => {
     await send(a, bob, "welcome back");
     await waitForMessages(b, (m) => m.some((x) => x.message === "welcome back"));
   }
+
+  it("a worker that keeps dying is replaced after longer and longer pauses, and the server recovers", async () => {
+    const server = await startChatServer({ workers: 1 });
+    servers.push(server);
+    const readyLogs = () => server.logs().filter((log) => log.msg === "worker ready");
+    // Three deaths in a row, each soon after its worker became ready (well under the 10 s a
+    // worker must live for its death to count as a fresh start).
+    for (let death = 1; death <= 3; death++) {
+      const pid = readyLogs().at(-1)?.workerPid as number;
+      process.kill(pid, "SIGKILL");
+      await eventually(() => assert.equal(readyLogs().length, death + 1), 20_000);
+    }
+    const timeOf = (log: Record<string, unknown>) => Date.parse(String(log.time));
+    const deaths = server.logs().filter((log) => log.msg === "worker died; replacing it");
+    const backOffs = server.logs().filter((log) => log.msg === "workers keep dying; backing off");
+    assert.equal(deaths.length, 3, "each kill was seen as a death");
+    assert.deepEqual(
+      backOffs.map((log) => log.delayMs),
+      [500, 1000, 2000],
+      "the pause doubles with each death in a row",
+    );
+    // A replacement is ready no sooner than its pause: the back-off is real, not only logged.
+    const replaced = readyLogs().slice(1);
+    const waited = deaths.map((died, i) => timeOf(replaced[i] ?? {}) - timeOf(died));
+    for (const [i, ms] of waited.entries()) {
+      assert.ok(ms >= (backOffs[i]?.delayMs as number), `replacement ${i + 1} after ${ms} ms`);
+    }
+    console.log(`worker back-off: replacements ready ${waited.join(", ")} ms after each death`);
+    await waitForReady(server.url);
+    const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
+    const a = await connectAs(server.url, alice, { transport: "websocket" });
+    const b = await connectAs(server.url, bob, { transport: "websocket" });
+    assert.ok((await send(a, bob, "after the crashes")).ok);
+    await waitForMessages(b, (m) => m.some((x) => x.message === "after the crashes"));
+  });
 
   it("SIGTERM: /readyz turns 503, new sessions are refused, clients are told to reconnect, exit 0 in time", async () => {
     const server = await startChatServer({ workers: 2, args: ["--shutdown-timeout", "5"] });
