@@ -15,6 +15,8 @@ export interface HostOptions {
   nodeId: string;
   /** Fixed port (HAProxy must know it up front); default: a free one. */
   port?: number;
+  /** More CLI options, after the ones every host gets. */
+  args?: string[];
 }
 
 /** One host: primary + 2 workers, a high rate limit (tests send in bursts), quick drain. */
@@ -32,6 +34,7 @@ export function startHost(options: HostOptions): Promise<ChatServer> {
       "1000",
       "--shutdown-timeout",
       "5",
+      ...(options.args ?? []),
     ],
   });
 }
