@@ -17,7 +17,6 @@ import {
   waitForServerStatus,
 } from "../helpers/haproxy.js";
 import { PresenceProbe, startHost } from "../helpers/multi-host.js";
-import { freePorts } from "../helpers/ports.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
 import { startRedis } from "../helpers/redis-server.js";
 import { signTestToken } from "../helpers/tokens.js";
@@ -426,7 +425,6 @@ describe("web client in Chromium", () => {
 
   it("through HAProxy against two hosts on Redis: people on different hosts chat both ways", async (t) => {
     if (haproxyUnavailable) return t.skip(haproxyUnavailable);
-    const [listen, stats, port1, port2] = (await freePorts(4)) as [number, number, number, number];
     const redis = await startRedis();
     const prefix = randomPrefix();
     const probe = new PresenceProbe(redis.port, prefix);
@@ -436,11 +434,13 @@ describe("web client in Chromium", () => {
       const redisArgs = ["--redis", redis.url];
       hosts.push(
         ...(await Promise.all([
-          startHost({ redis: redisArgs, prefix, nodeId: "host-a", port: port1 }),
-          startHost({ redis: redisArgs, prefix, nodeId: "host-b", port: port2 }),
+          startHost({ redis: redisArgs, prefix, nodeId: "host-a" }),
+          startHost({ redis: redisArgs, prefix, nodeId: "host-b" }),
         ])),
       );
-      haproxy = await startHaproxy({ listen, stats, backends: [port1, port2] });
+      haproxy = await startHaproxy({
+        backends: [(hosts[0] as ChatServer).port, (hosts[1] as ChatServer).port],
+      });
       await waitForServerStatus(haproxy.statsUrl, "chat1", "UP");
       await waitForServerStatus(haproxy.statsUrl, "chat2", "UP");
 

@@ -57,7 +57,29 @@ export function tempDataDir(): string {
   return directory;
 }
 
+/** chat-server exited because its fixed `--port` was taken. */
+class PortTakenError extends Error {}
+
+/** Tries on a taken fixed port, a moment apart: who holds it briefly (a probe of ports.ts, an
+ * outgoing connection given that port by the kernel while the server was down) lets go. */
+const BIND_ATTEMPTS = 10;
+
+/**
+ * Starts a server; on a fixed `port` that is taken at the moment (see BIND_ATTEMPTS) it tries
+ * again on the same port. With the default `--port 0` no port can be taken.
+ */
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startChatServerOnce(options);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= BIND_ATTEMPTS) throw error;
+      await sleep(100 * attempt);
+    }
+  }
+}
+
+async function startChatServerOnce(options: ChatServerOptions): Promise<ChatServer> {
   const extra = options.args ?? [];
   const multiHost = extra.some((arg) => arg.startsWith("--redis"));
   const dataDir =
@@ -97,12 +119,17 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   proc.stdout?.on("data", onData);
   proc.stderr?.on("data", onData);
   killOnExit(proc, () => server?.workerPids() ?? []);
-  const exited = once(proc, "exit");
+  // "close": after the last of its output was read (the reason it exited).
+  const exited = once(proc, "close");
   let timer: NodeJS.Timeout | undefined;
   const port = await Promise.race([
     portPromise,
     exited.then(() => {
-      throw new Error(`chat-server exited before listening:\n${output.join("\n")}`);
+      const text = output.join("\n");
+      if (options.port && /cannot listen on .*: the port is in use/.test(text)) {
+        throw new PortTakenError(`chat-server: port ${options.port} is taken:\n${text}`);
+      }
+      throw new Error(`chat-server exited before listening:\n${text}`);
     }),
     new Promise<never>((_, reject) => {
       timer = setTimeout(() => {

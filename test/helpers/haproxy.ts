@@ -7,6 +7,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "./chat-server.js";
+import { freePorts } from "./ports.js";
 import { killOnExit, stopWithin } from "./processes.js";
 
 export const HAPROXY_CFG = path.join(REPO_ROOT, "haproxy.cfg");
@@ -67,11 +68,45 @@ export interface Haproxy {
   stop(): Promise<void>;
 }
 
+/** What startHaproxy needs: the backends, and optionally fixed listen and stats ports. */
+export interface HaproxyStart {
+  backends: [number, number];
+  /** Fixed ports; default: drawn free ones, drawn again if another process binds one first. */
+  listen?: number;
+  stats?: number;
+}
+
+/** HAProxy exited because a port it was to listen on was taken. */
+class PortTakenError extends Error {}
+
+/** Tries on a taken port: ports drawn free are only taken by a rare race (ports.ts). */
+const BIND_ATTEMPTS = 5;
+
 /**
  * Starts `haproxy -db -f haproxy.cfg` with the open-file limit at 20,000 (as on this project's
- * machines, so the config is proved to start there) and waits for its stats page.
+ * machines, so the config is proved to start there) and waits for its stats page. A port taken
+ * between drawing it and HAProxy's bind is drawn again (fixed ones are tried again).
  */
-export async function startHaproxy(ports: HaproxyPorts): Promise<Haproxy> {
+export async function startHaproxy(start: HaproxyStart): Promise<Haproxy> {
+  for (let attempt = 1; ; attempt++) {
+    const [listen, stats] =
+      start.listen !== undefined && start.stats !== undefined
+        ? [start.listen, start.stats]
+        : ((await freePorts(2)) as [number, number]);
+    try {
+      return await startHaproxyOnce({
+        listen: start.listen ?? listen,
+        stats: start.stats ?? stats,
+        backends: start.backends,
+      });
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= BIND_ATTEMPTS) throw error;
+      await sleep(100 * attempt);
+    }
+  }
+}
+
+async function startHaproxyOnce(ports: HaproxyPorts): Promise<Haproxy> {
   const script = 'ulimit -n 20000 2>/dev/null; exec haproxy -db -f "$0"';
   const proc = spawn("/bin/sh", ["-c", script, HAPROXY_CFG], {
     env: { ...process.env, ...haproxyEnv(ports) },
@@ -83,6 +118,11 @@ export async function startHaproxy(ports: HaproxyPorts): Promise<Haproxy> {
     output.push(...chunk.toString("utf8").split("\n").filter(Boolean));
   proc.stdout?.on("data", collect);
   proc.stderr?.on("data", collect);
+  // "close" comes after the last of its output was read.
+  let closed = false;
+  proc.once("close", () => {
+    closed = true;
+  });
   const haproxy: Haproxy = {
     url: `http://127.0.0.1:${ports.listen}`,
     statsUrl: `http://127.0.0.1:${ports.stats}`,
@@ -94,7 +134,13 @@ export async function startHaproxy(ports: HaproxyPorts): Promise<Haproxy> {
   };
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`haproxy exited:\n${output.join("\n")}`);
+    if (closed) {
+      const text = output.join("\n");
+      if (/cannot bind socket \(Address already in use\)/.test(text)) {
+        throw new PortTakenError(`haproxy: a port was taken:\n${text}`);
+      }
+      throw new Error(`haproxy exited:\n${text}`);
+    }
     try {
       const res = await fetch(`${haproxy.statsUrl}/;csv`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();

@@ -1,12 +1,14 @@
 /**
  * Free TCP ports on 127.0.0.1, for processes that must be told their port up front (HAProxy's
- * backends, a Redis restarted on the same port). Where a program can bind port 0 and say which
- * port it got, tests use that instead (chat-server's `--port 0` and its "listening" log line).
+ * listen and stats ports, Redis, Sentinel, Redis Cluster nodes). Where a program can bind port 0
+ * and say which port it got, tests use that instead (chat-server's `--port 0` and its
+ * "listening" log line; HAProxy's backends are given the ports the servers got).
  *
  * The ports come from below the kernel's ephemeral range, so the many outgoing connections the
  * tests open (each takes an ephemeral port) and other tests' `listen(0)` can never take one
- * between the check here and the program's bind. Two test files drawing the same random port in
- * that window is the one race left; startRedis retries on "Address already in use".
+ * between the check here and the program's bind. Another test file drawing (probing) the same
+ * random port in that window is the race left: every start-up on a drawn or fixed port retries
+ * on "address in use" (startRedis and restarts, startHaproxy, startChatServer with `port`).
  */
 import { readFileSync } from "node:fs";
 import net from "node:net";

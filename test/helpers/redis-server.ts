@@ -62,7 +62,29 @@ export interface RedisProcess {
   stop(): Promise<void>;
 }
 
-async function launch(args: string[], port: number, output: string[]): Promise<ChildProcess> {
+/**
+ * Starts redis-server and waits for its PING. A port taken at the moment ("Address already in
+ * use": a probe of ports.ts in another test file holds it for an instant) is tried again, up to
+ * `attempts` times, on the same port: a restart must come back where its clients look for it.
+ */
+async function launch(
+  args: string[],
+  port: number,
+  output: string[],
+  attempts = 10,
+): Promise<ChildProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchOnce(args, port, output);
+    } catch (error) {
+      const taken = /Address already in use/.test(String(error));
+      if (!taken || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
+async function launchOnce(args: string[], port: number, output: string[]): Promise<ChildProcess> {
   const proc = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
   killOnExit(proc);
   const collect = (chunk: Buffer) => output.push(chunk.toString("utf8"));
@@ -144,7 +166,8 @@ export async function startRedis(
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   let proc: ChildProcess;
   try {
-    proc = await launch(args, port, output);
+    // A port drawn here is drawn again when taken; a fixed one is tried again.
+    proc = await launch(args, port, output, options.port === undefined ? 1 : undefined);
   } catch (error) {
     cleanup();
     // Another test took the port between the check and the bind: draw another.

@@ -25,7 +25,6 @@ import {
   startHaproxy,
   waitForServerStatus,
 } from "../helpers/haproxy.js";
-import { freePorts } from "../helpers/ports.js";
 
 /** Which host each user is logged in on, asked of each host directly (not through HAProxy). */
 async function usersByHost(hosts: ChatServer[]): Promise<Set<string>[]> {
@@ -47,15 +46,14 @@ describe("chat-server hosts behind haproxy.cfg", { skip: haproxyUnavailable }, (
   const pollers = new Map<string, ChatClient>();
 
   before(async () => {
-    const [listen, stats, port1, port2] = (await freePorts(4)) as [number, number, number, number];
     const args = ["--rate-limit", "1000", "--shutdown-timeout", "5"];
-    hosts.push(
-      ...(await Promise.all([
-        startChatServer({ port: port1, workers: 2, args }),
-        startChatServer({ port: port2, workers: 2, args }),
-      ])),
-    );
-    haproxy = await startHaproxy({ listen, stats, backends: [port1, port2] });
+    // Ports the OS chose (--port 0), then given to HAProxy: no other process can take them.
+    const [one, two] = await Promise.all([
+      startChatServer({ workers: 2, args }),
+      startChatServer({ workers: 2, args }),
+    ]);
+    hosts.push(one, two);
+    haproxy = await startHaproxy({ backends: [one.port, two.port] });
     await waitForServerStatus(haproxy.statsUrl, "chat1", "UP");
     await waitForServerStatus(haproxy.statsUrl, "chat2", "UP");
   });

@@ -21,7 +21,6 @@ import {
   startHaproxy,
   waitForServerStatus,
 } from "../helpers/haproxy.js";
-import { freePorts } from "../helpers/ports.js";
 
 /** How fast a host whose /readyz fails must be taken out (inter 1s, fall 2, plus slack). */
 const DETECT_MS = 5_000;
@@ -34,9 +33,10 @@ class StandIn {
   private readonly server: http.Server;
   private readonly tunnels = new Set<net.Socket>();
 
+  /** `port` 0: one the OS chooses, read back by `start`. */
   constructor(
     readonly name: string,
-    readonly port: number,
+    public port = 0,
   ) {
     this.server = http.createServer((req, res) => this.handle(req, res));
     this.server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket) =>
@@ -44,11 +44,25 @@ class StandIn {
     );
   }
 
+  /** Listens; on a fixed port that is taken for a moment (a restart), tries again. */
   async start(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(this.port, "127.0.0.1", resolve);
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.server.once("error", reject);
+          this.server.listen(this.port, "127.0.0.1", () => {
+            this.server.off("error", reject);
+            resolve();
+          });
+        });
+        this.port = (this.server.address() as net.AddressInfo).port;
+        return;
+      } catch (error) {
+        const taken = (error as NodeJS.ErrnoException).code === "EADDRINUSE";
+        if (!taken || this.port === 0 || attempt >= 10) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -233,12 +247,12 @@ describe("haproxy.cfg in front of two hosts", { skip: haproxyUnavailable }, () =
   let two: StandIn;
 
   before(async () => {
-    const [listen, stats, port1, port2] = (await freePorts(4)) as [number, number, number, number];
-    one = new StandIn("one", port1);
-    two = new StandIn("two", port2);
+    one = new StandIn("one");
+    two = new StandIn("two");
     await one.start();
     await two.start();
-    haproxy = await startHaproxy({ listen, stats, backends: [port1, port2] });
+    // Ports the OS chose, then given to HAProxy: no other process can take them.
+    haproxy = await startHaproxy({ backends: [one.port, two.port] });
     await waitForServerStatus(haproxy.statsUrl, "chat1", "UP");
     await waitForServerStatus(haproxy.statsUrl, "chat2", "UP");
   });

@@ -26,7 +26,6 @@ import {
   waitForServerStatus,
 } from "../helpers/haproxy.js";
 import { killHost, PresenceProbe, startHost } from "../helpers/multi-host.js";
-import { freePorts } from "../helpers/ports.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
 import { type RedisProcess, startRedis } from "../helpers/redis-server.js";
 import { eventually, NotYet } from "../helpers/wait.js";
@@ -50,17 +49,17 @@ describe("two hosts on one Redis behind HAProxy", { skip: haproxyUnavailable }, 
   const host = (node: Node) => hosts.get(node) as ChatServer;
 
   before(async () => {
-    const [listen, stats, port1, port2] = (await freePorts(4)) as [number, number, number, number];
     redis = await startRedis();
     const prefix = randomPrefix();
     const redisArgs = ["--redis", redis.url];
     const [a, b] = await Promise.all([
-      startHost({ redis: redisArgs, prefix, nodeId: "host-a", port: port1 }),
-      startHost({ redis: redisArgs, prefix, nodeId: "host-b", port: port2 }),
+      startHost({ redis: redisArgs, prefix, nodeId: "host-a" }),
+      startHost({ redis: redisArgs, prefix, nodeId: "host-b" }),
     ]);
     hosts.set("host-a", a);
     hosts.set("host-b", b);
-    haproxy = await startHaproxy({ listen, stats, backends: [port1, port2] });
+    // Ports the OS chose (--port 0), then given to HAProxy: no other process can take them.
+    haproxy = await startHaproxy({ backends: [a.port, b.port] });
     await waitForServerStatus(haproxy.statsUrl, "chat1", "UP");
     await waitForServerStatus(haproxy.statsUrl, "chat2", "UP");
     probe = new PresenceProbe(redis.port, prefix);
