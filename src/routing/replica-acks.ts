@@ -4,7 +4,11 @@
  * send is acknowledged only after WAIT says that many replicas have it. One WAIT covers every
  * send whose reply arrived in the same event-loop turn (WAIT counts all earlier writes of the
  * connection), so the cost is one more command per turn, not per message. On a cluster WAIT goes
- * to every master, on the connection the writes went through, in parallel.
+ * to every master, on the connection the writes went through, in parallel. A node the client
+ * still takes for a master may have become a replica (a fail-over, or a killed master that came
+ * back and was demoted; the client learns it at its next slot refresh): it refuses WAIT, and our
+ * writes went to its slots' new master (it would have answered them MOVED), so it is left out
+ * and the slot map refreshed.
  *
  * When the replicas do not answer in time (none left, or lagging) the message is still
  * acknowledged, it is on the master, and WAIT is skipped for a while, so a lost replica slows
@@ -15,6 +19,8 @@ import type { BackendLogger, RedisClient } from "../redis/connection.js";
 import { isCluster } from "../redis/slots.js";
 
 const SKIP_AFTER_SHORTFALL_MS = 5000;
+/** How a node that is a replica now refuses WAIT. */
+const DEMOTED = /WAIT cannot be used with replica/;
 
 export class ReplicaAcks {
   private pending: Promise<void> | undefined;
@@ -33,11 +39,18 @@ export class ReplicaAcks {
     if (this.replicas <= 0 || Date.now() < this.skipUntil) return Promise.resolve();
     this.pending ??= new Promise<void>((resolve) => process.nextTick(resolve)).then(async () => {
       this.pending = undefined;
-      const nodes: Redis[] = isCluster(this.client) ? this.client.nodes("master") : [this.client];
+      const client = this.client;
+      const nodes: Redis[] = isCluster(client) ? client.nodes("master") : [client];
       const replies = await Promise.all(
-        nodes.map((node) => node.call("WAIT", String(this.replicas), String(this.timeoutMs))),
+        nodes.map((node) =>
+          node.call("WAIT", String(this.replicas), String(this.timeoutMs)).then(Number, (err) => {
+            if (!isCluster(client) || !DEMOTED.test((err as Error).message)) throw err;
+            client.refreshSlotsCache();
+            return Number.POSITIVE_INFINITY;
+          }),
+        ),
       );
-      const acked = Math.min(...replies.map(Number));
+      const acked = Math.min(...replies);
       if (acked < this.replicas) {
         this.skipUntil = Date.now() + SKIP_AFTER_SHORTFALL_MS;
         this.logger.warn(

@@ -106,6 +106,10 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
           "no",
           "--cluster-allow-reads-when-down",
           "no",
+          // A replica's first sync starts at once (Redis waits 5 s by default for more replicas
+          // to share one transfer); until it is done the replica holds nothing to take over.
+          "--repl-diskless-sync-delay",
+          "0",
         ],
       }),
     ),
@@ -157,7 +161,13 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
           if (!states.every((info) => info.includes("cluster_state:ok"))) return false;
           // Every master has a replica again before a test kills one.
           const lines = parseNodes(await bulk(live[0]?.port ?? 0, "CLUSTER NODES"));
-          return lines.filter((n) => !n.failed).length === live.length;
+          if (lines.filter((n) => !n.failed).length !== live.length) return false;
+          // ...that holds its data: a replica promoted before its first sync finished comes up
+          // empty, and every write of its master (presence, inboxes) is gone with it.
+          const replication = await Promise.all(live.map((n) => bulk(n.port, "INFO replication")));
+          return replication.every(
+            (info) => info.includes("role:master") || info.includes("master_link_status:up"),
+          );
         },
         timeoutMs,
         100,

@@ -9,6 +9,7 @@ import { keySlot } from "../../src/redis/slots.js";
 import type { RedisBackend } from "../../src/routing/redis-backend.js";
 import { randomPrefix, startHost, type TestHost } from "../helpers/redis-backend.js";
 import { type RedisCluster, startRedisCluster } from "../helpers/redis-cluster.js";
+import { waitFor } from "../helpers/wait.js";
 
 let cluster: RedisCluster;
 const hosts: TestHost[] = [];
@@ -96,6 +97,37 @@ describe("Redis back-end on a Redis Cluster", () => {
     assert.deepEqual(await b.backend.replay("eric", "0-0"), [sent.message]);
     // A log in without since replays nothing for dana: her own message counts as seen.
     assert.deepEqual(await b.login("dana"), []);
+  });
+  test("a master demoted by a fail-over: sends go on while the client still takes it for one", async () => {
+    const prefix = randomPrefix();
+    const a = await host(prefix, "host-a");
+    await a.login("alice");
+    await a.login("bob");
+    assert.equal((await a.backend.send("alice", "bob", "before")).status, "delivered");
+    // A manual fail-over: bob's master becomes a replica of its replica. The back-end's slot
+    // map says otherwise until its next refresh, so WAIT may still go to the old master.
+    const [oldMaster] = await cluster.mastersOf([keySlot(`${prefix}:inbox:{bob}`)]);
+    const admin = new Redis({ host: "127.0.0.1", port: oldMaster ?? 0, lazyConnect: true });
+    await admin.connect();
+    const id = String(await admin.call("CLUSTER", "MYID"));
+    const [replicaLine] = (await admin.call("CLUSTER", "REPLICAS", id)) as string[];
+    admin.disconnect();
+    const replicaPort = Number(replicaLine?.split(" ")[1]?.split("@")[0]?.split(":")[1]);
+    const replica = new Redis({ host: "127.0.0.1", port: replicaPort, lazyConnect: true });
+    await replica.connect();
+    try {
+      await replica.call("CLUSTER", "FAILOVER");
+      await waitFor("the replica promoted", async () =>
+        (await replica.info("replication")).includes("role:master"),
+      );
+    } finally {
+      replica.disconnect();
+    }
+    const sent = [];
+    for (let i = 0; i < 5; i++) sent.push(await a.backend.send("alice", "bob", `after ${i}`));
+    assert.ok(sent.every((s) => s.status === "delivered"));
+    await a.waitFor("bob", 6);
+    await cluster.waitHealthy();
   });
 });
 
