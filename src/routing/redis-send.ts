@@ -13,7 +13,11 @@
  * a Redis Cluster a script cannot cross slots, so a batch goes in four steps, each split per
  * slot: store for the recipients (and read where they are), store the senders' copies (and read
  * where the senders are), one SPUBLISH per destination worker's channel (its own slot), and the
- * cursors of the recipients a live worker took.
+ * cursors of the recipients a live worker took. Batches overlap there (the next one starts while
+ * this one waits for replies) and a batch waits for the slowest node it touches, so each batch
+ * issues its SPUBLISHes only after the one before it did, and settles its sends only after the
+ * one before it settled: a device gets messages in the order they were stored, whichever nodes
+ * each batch went through.
  *
  * The published entries are JSON: `NewMessage` with the delivery's `user` and `except` (the
  * sending session) for a sender's copy; the caller prepares each without its id (`…,"id":"`)
@@ -78,6 +82,9 @@ export class RedisSender {
   private readonly advanceScript: ScriptCall;
   /** Cluster: deliveries whose channel could not be reached yet. */
   readonly retries: PublishRetries;
+  /** Cluster: the last batch issued its SPUBLISHes / settled its sends. */
+  private lastPublished: Promise<void> = Promise.resolve();
+  private lastSettled: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly client: RedisClient,
@@ -182,7 +189,35 @@ export class RedisSender {
     return [this.worker, this.limits.maxLength, this.limits.ttlMs, dead.length, ...dead];
   }
 
+  /** One cluster batch, in turn with the batches before it (see the top of this file). */
   private async sendClusterBatch(batch: PendingSend[]): Promise<void> {
+    const published = this.lastPublished;
+    const settled = this.lastSettled;
+    let donePublishing = () => {};
+    let doneSettling = () => {};
+    this.lastPublished = new Promise((resolve) => {
+      donePublishing = resolve;
+    });
+    this.lastSettled = new Promise((resolve) => {
+      doneSettling = resolve;
+    });
+    try {
+      const outcomes = await this.storeAndPublish(batch, published, donePublishing);
+      await settled;
+      for (const { send, id, here, delivered } of outcomes) {
+        send.resolve({ message: toMessage(send, id), delivered, here });
+      }
+    } finally {
+      donePublishing();
+      doneSettling();
+    }
+  }
+
+  private async storeAndPublish(
+    batch: PendingSend[],
+    published: Promise<void>,
+    donePublishing: () => void,
+  ): Promise<{ send: PendingSend; id: string; here: boolean; delivered: boolean }[]> {
     const k = this.keys;
     const header = this.header();
     // 1. The recipients' inboxes, per slot; a slot that failed fails only its sends.
@@ -240,10 +275,12 @@ export class RedisSender {
         }
       }),
     );
-    // 3. One SPUBLISH per destination worker (its channel's shard only). A channel that fails
-    // (its shard is failing over) gets them later, in order (PublishRetries).
+    // 3. One SPUBLISH per destination worker (its channel's shard only), issued after the last
+    // batch's (one connection per node keeps them in that order). A channel that fails (its
+    // shard is failing over) gets them later, in order (PublishRetries).
+    await published;
     const reached = new Set<string>();
-    await Promise.all(
+    const publishes = Promise.all(
       [...outbox].map(async ([channel, deliveries]) => {
         if (!this.retries.has(channel)) {
           const payload = `[${deliveries.map((d) => d.entry).join(",")}]`;
@@ -259,6 +296,8 @@ export class RedisSender {
         this.retries.add(channel, deliveries);
       }),
     );
+    donePublishing();
+    await publishes;
     // 4. The cursors of the recipients a live worker took (newest id per recipient).
     const cursors: [string, string][] = [];
     const outcomes = stored.map(({ send, id, here, channels }) => {
@@ -270,9 +309,7 @@ export class RedisSender {
       // The messages are stored and delivered; the next log in may replay them once more.
       this.logger.warn({ err: error.message }, "moving cursors failed");
     });
-    for (const { send, id, here, delivered } of outcomes) {
-      send.resolve({ message: toMessage(send, id), delivered, here });
-    }
+    return outcomes;
   }
 }
 

@@ -22,8 +22,12 @@ const SKIP_AFTER_SHORTFALL_MS = 5000;
 /** How a node that is a replica now refuses WAIT. */
 const DEMOTED = /WAIT cannot be used with replica/;
 
+const ignore = () => {};
+
 export class ReplicaAcks {
   private pending: Promise<void> | undefined;
+  /** The newest wait handed out: each resolves only after the one before it settled. */
+  private last: Promise<void> = Promise.resolve();
   private skipUntil = 0;
 
   constructor(
@@ -36,8 +40,22 @@ export class ReplicaAcks {
   /** Resolves once the writes so far reached the replicas (or could not in time); rejects when
    * the connection failed, since then the writes may be lost with the master. */
   wait(): Promise<void> {
-    if (this.replicas <= 0 || Date.now() < this.skipUntil) return Promise.resolve();
-    this.pending ??= new Promise<void>((resolve) => process.nextTick(resolve)).then(async () => {
+    if (this.replicas <= 0) return Promise.resolve();
+    // Sends are delivered here once their wait is over: a later one, skipping WAIT, must not
+    // overtake an earlier one still waiting for its replicas (nor one WAIT another).
+    if (Date.now() < this.skipUntil) return this.last.then(ignore, ignore);
+    if (!this.pending) {
+      const waiting = this.waitForReplicas();
+      waiting.catch(ignore);
+      const previous = this.last;
+      this.pending = previous.then(ignore, ignore).then(() => waiting);
+      this.last = this.pending;
+    }
+    return this.pending;
+  }
+
+  private waitForReplicas(): Promise<void> {
+    return new Promise<void>((resolve) => process.nextTick(resolve)).then(async () => {
       this.pending = undefined;
       const client = this.client;
       const nodes: Redis[] = isCluster(client) ? client.nodes("master") : [client];
@@ -59,6 +77,5 @@ export class ReplicaAcks {
         );
       }
     });
-    return this.pending;
   }
 }

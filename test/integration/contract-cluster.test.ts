@@ -8,40 +8,35 @@ import { randomPrefix } from "../helpers/redis-backend.js";
 import { startRedisCluster } from "../helpers/redis-cluster.js";
 import { runContractSuite } from "./contract-suite.js";
 
-runContractSuite(
-  "multi-host mode, 2 hosts x 2 workers, Redis Cluster",
-  async () => {
-    const cluster = await startRedisCluster(3);
-    const prefix = randomPrefix();
-    const host = (name: string) =>
-      startChatServer({
-        workers: 2,
-        args: [
-          "--rate-limit",
-          "1000",
-          "--redis-cluster",
-          cluster.seeds,
-          "--redis-prefix",
-          prefix,
-          "--node-id",
-          name,
-        ],
-      });
-    const [a, b] = await Promise.all([host("host-a"), host("host-b")]);
-    const probe = new Cluster(
-      cluster.nodes.map((node) => ({ host: node.host, port: node.port })),
-      { lazyConnect: true },
-    );
-    return {
-      urls: [a.url, b.url],
-      inboxTtlSeconds: (user) => probe.ttl(`${prefix}:inbox:{${user}}`),
-      stop: async () => {
-        probe.disconnect();
-        await Promise.all([a.stop(), b.stop()]);
-        await cluster.stop();
-      },
-    };
-  },
-  // TODO (issue 11): failed once in CI on Node 26 on the cluster (not on one Redis or embedded).
-  { pending: ["order per device"] },
-);
+runContractSuite("multi-host mode, 2 hosts x 2 workers, Redis Cluster", async () => {
+  const cluster = await startRedisCluster(3);
+  const prefix = randomPrefix();
+  const host = (name: string) =>
+    startChatServer({
+      workers: 2,
+      args: [
+        "--rate-limit",
+        "1000",
+        "--redis-cluster",
+        cluster.seeds,
+        "--redis-prefix",
+        prefix,
+        "--node-id",
+        name,
+      ],
+    });
+  const [a, b] = await Promise.all([host("host-a"), host("host-b")]);
+  const probe = new Cluster(
+    cluster.nodes.map((node) => ({ host: node.host, port: node.port })),
+    { lazyConnect: true },
+  );
+  return {
+    urls: [a.url, b.url],
+    inboxTtlSeconds: (user) => probe.ttl(`${prefix}:inbox:{${user}}`),
+    stop: async () => {
+      probe.disconnect();
+      await Promise.all([a.stop(), b.stop()]);
+      await cluster.stop();
+    },
+  };
+});

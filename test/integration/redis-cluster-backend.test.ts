@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
+import { RedisKeys } from "../../src/redis/keys.js";
 import { keySlot } from "../../src/redis/slots.js";
 import type { RedisBackend } from "../../src/routing/redis-backend.js";
 import { randomPrefix, startHost, type TestHost } from "../helpers/redis-backend.js";
@@ -98,6 +99,59 @@ describe("Redis back-end on a Redis Cluster", () => {
     // A log in without since replays nothing for dana: her own message counts as seen.
     assert.deepEqual(await b.login("dana"), []);
   });
+
+  test("batches that overlap reach a device in order, however slow a node one of them waits for", async () => {
+    const prefix = randomPrefix();
+    const [a, b] = await Promise.all([host(prefix, "host-a"), host(prefix, "host-b")]);
+    // Users placed so that one master holds carol's inbox but not alice's, bob's or b's channel:
+    // pausing its writes holds up a batch that stores for carol, not the next one (bob only).
+    const channel = new RedisKeys(prefix).deliver((b.backend as RedisBackend).worker);
+    const [channelMaster] = await cluster.mastersOf([keySlot(channel)]);
+    const masters = await cluster.masterPorts();
+    const slow = masters.find((port) => port !== channelMaster) ?? 0;
+    const masterOf = async (user: string) =>
+      (await cluster.mastersOf([keySlot(`${prefix}:inbox:{${user}}`)]))[0];
+    const pick = async (stem: string, onSlow: boolean) => {
+      for (let i = 0; ; i++) {
+        if (((await masterOf(`${stem}${i}`)) === slow) === onSlow) return `${stem}${i}`;
+      }
+    };
+    const [alice, bob, carol] = [
+      await pick("alice", false),
+      await pick("bob", false),
+      await pick("carol", true),
+    ];
+    await a.login(alice);
+    await b.login(bob);
+    const paused = new Redis({ host: "127.0.0.1", port: slow, lazyConnect: true });
+    const probe = new Redis({
+      host: "127.0.0.1",
+      port: (await masterOf(bob)) ?? 0,
+      lazyConnect: true,
+    });
+    await Promise.all([paused.connect(), probe.connect()]);
+    try {
+      await paused.call("CLIENT", "PAUSE", "5000", "WRITE");
+      // Batch 1: m1 for bob, and one for carol that waits for the paused master.
+      const first = [a.backend.send(alice, bob, "m1"), a.backend.send(alice, carol, "x")];
+      await waitFor("m1 stored", async () => (await probe.xlen(`${prefix}:inbox:{${bob}}`)) === 1);
+      // Batch 2: m2 for bob only, stored while batch 1 still waits.
+      const second = a.backend.send(alice, bob, "m2");
+      await waitFor("m2 stored", async () => (await probe.xlen(`${prefix}:inbox:{${bob}}`)) === 2);
+      await paused.call("CLIENT", "UNPAUSE");
+      await Promise.all([...first, second]);
+      await b.waitFor(bob, 2);
+      assert.deepEqual(
+        b.to(bob).map((m) => m.message),
+        ["m1", "m2"],
+      );
+    } finally {
+      await paused.call("CLIENT", "UNPAUSE").catch(() => {});
+      paused.disconnect();
+      probe.disconnect();
+    }
+  });
+
   test("a master demoted by a fail-over: sends go on while the client still takes it for one", async () => {
     const prefix = randomPrefix();
     const a = await host(prefix, "host-a");
