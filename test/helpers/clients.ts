@@ -101,6 +101,19 @@ export async function connectAs(
 }
 
 /** Resolves once `predicate` holds for the messages `socket` has received. */
+/**
+ * Logs `user` in with `since` the oldest possible id and waits for `expected` messages: every kept
+ * message of the user, in inbox order.
+ */
+export async function replayEverything(
+  url: string,
+  user: string,
+  expected: number,
+): Promise<NewMessage[]> {
+  const client = await connectAs(url, user, { since: "0-0", transport: "websocket" });
+  return waitForMessages(client, (m) => m.length >= expected);
+}
+
 export async function waitForMessages(
   socket: ChatClient,
   predicate: (received: NewMessage[]) => boolean,

@@ -8,9 +8,15 @@ import { rmSync, statfsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { open } from "lmdb";
-import type { NewMessage } from "../../src/protocol.js";
 import { type ChatServer, CLI, startChatServer, tempDataDir } from "../helpers/chat-server.js";
-import { closeAll, connectAs, send, uniqueName, waitForMessages } from "../helpers/clients.js";
+import {
+  closeAll,
+  connectAs,
+  replayEverything,
+  send,
+  uniqueName,
+  waitForMessages,
+} from "../helpers/clients.js";
 import { eventually } from "../helpers/wait.js";
 
 describe("embedded storage: limits and faults", () => {
@@ -24,12 +30,6 @@ describe("embedded storage: limits and faults", () => {
     const server = await startChatServer({ workers, dataDir, args: ["--rate-limit", "10000"] });
     servers.push(server);
     return server;
-  }
-
-  /** Logs in with `since` the oldest possible id: every kept message of the user, in order. */
-  async function everything(url: string, user: string, expected: number): Promise<NewMessage[]> {
-    const client = await connectAs(url, user, { since: "0-0", transport: "websocket" });
-    return waitForMessages(client, (m) => m.length >= expected);
   }
 
   it("a full disk answers UNAVAILABLE and /readyz 503, never a false ok, and recovers by itself", async (t) => {
@@ -70,7 +70,7 @@ describe("embedded storage: limits and faults", () => {
     );
     const after = await send(a, bob, "after: room again");
     assert.ok(after.ok, JSON.stringify(after));
-    const kept = (await everything(server.url, bob, acked.length + 1)).map(
+    const kept = (await replayEverything(server.url, bob, acked.length + 1)).map(
       (m) => m.message.split(":")[0],
     );
     assert.deepEqual(kept, [...acked, "after"], "every acknowledged message, nothing else");

@@ -12,7 +12,14 @@ import {
   tempDataDir,
   waitForLog,
 } from "../helpers/chat-server.js";
-import { closeAll, connectAs, send, uniqueName, waitForMessages } from "../helpers/clients.js";
+import {
+  closeAll,
+  connectAs,
+  replayEverything,
+  send,
+  uniqueName,
+  waitForMessages,
+} from "../helpers/clients.js";
 import { isRunning, waitFor } from "../helpers/wait.js";
 
 const texts = (messages: NewMessage[]) => messages.map((m) => m.message);
@@ -28,12 +35,6 @@ describe("embedded storage on disk", () => {
     const server = await startChatServer({ workers, dataDir, args: ["--rate-limit", "10000"] });
     servers.push(server);
     return server;
-  }
-
-  /** Logs in with `since` the oldest possible id: every kept message of the user, in order. */
-  async function everything(url: string, user: string, expected: number): Promise<NewMessage[]> {
-    const client = await connectAs(url, user, { since: "0-0", transport: "websocket" });
-    return waitForMessages(client, (m) => m.length >= expected);
   }
 
   it("a stored message survives SIGTERM and a new start; `since` replays across the restart", async () => {
@@ -113,7 +114,7 @@ describe("embedded storage on disk", () => {
     assert.ok(total >= 60, `only ${total} sends were acknowledged before the kill`);
 
     const restarted = await start(dataDir);
-    const kept = texts(await everything(restarted.url, bob, total));
+    const kept = texts(await replayEverything(restarted.url, bob, total));
     for (const [sender, list] of acked) {
       const fromSender = kept.filter((text) => text.startsWith(`${sender}:`));
       // Every acknowledged message is there, in the order sent (a send in flight at the kill
@@ -145,7 +146,7 @@ describe("embedded storage on disk", () => {
     const total = acked.reduce((sum, list) => sum + list.length, 0);
     assert.equal(total, senders.length * perSender, "every send was acknowledged");
     const live = await waitForMessages(receiver, (m) => m.length >= total, 60_000);
-    const replayed = await everything(server.url, bob, total);
+    const replayed = await replayEverything(server.url, bob, total);
     for (const got of [live, replayed]) {
       assert.equal(new Set(got.map((m) => m.id)).size, total, "each message once");
       for (const [i, sender] of senders.entries()) {
