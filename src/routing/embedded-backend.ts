@@ -4,8 +4,9 @@
  * is not on the message path.
  *
  * One message path, as in multi-host mode: store, then route. The sends of one event-loop turn
- * are stored in one write transaction, which also hands out their ids (in commit order across the
- * host) and reads where the recipient and the sender are online; once it has committed, each
+ * are stored in one write transaction (with this worker's other writes of the commit window),
+ * which also hands out their ids (in commit order across the host) and reads where the
+ * recipient and the sender are online; once it has committed, each
  * message goes to the workers holding the recipient's sessions and the sender's other sessions,
  * and the client gets its acknowledgement. A receiving worker keeps each user's messages in
  * inbox order with `DeliveryChains`, reading from the store whatever it has not been handed.
@@ -305,7 +306,7 @@ export class EmbeddedBackend implements Backend {
     clearInterval(this.probeTimer);
     // What this worker committed is durable already; its presence is removed by the primary
     // when it exits. Wait for the writes in flight so their acknowledgements go out.
-    await this.store.root.committed;
+    await this.store.committed();
     this.mesh.close();
     // Closed, the store has no writer thread left for process.exit to wait on.
     await this.store.close();

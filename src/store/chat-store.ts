@@ -4,18 +4,22 @@
  * environment: each write transaction takes a lock shared by the processes, so message ids
  * assigned inside a transaction are in commit order across the whole host.
  *
- * Writes go through `transaction()`: lmdb-js runs the callback on this thread inside its next
- * batched write transaction (everything queued in one event-loop turn commits together) and
- * resolves once that transaction is committed and visible to every process. By default a commit
+ * Writes go through `transaction()`: the callback runs on this thread inside the next write
+ * transaction, which holds every write of this process queued in the same event-loop turn (under
+ * load, in the same commit window), and resolves once that transaction is committed and visible
+ * to every process. By default a commit
  * survives the death of any or every process of the host (the data is in the OS's page cache);
  * it reaches the disk within milliseconds (`overlappingSync`), and `flushed()` waits for that.
  */
 import { statSync } from "node:fs";
 import { type Database, open, type RootDatabase } from "lmdb";
+import { CommitWindow } from "./commit-window.js";
 
 /** Bumped when the layout changes; a server refuses data written by a newer one. */
 export const STORE_FORMAT = 1;
 export const STORE_FILE = "chat.mdb";
+/** Under load, the writes of this many milliseconds share one commit (`commit-window.ts`). */
+export const COMMIT_WINDOW_MS = 5;
 
 /** [user, ms, seq] -> a stored message. */
 export type MessageKey = [string, number, number];
@@ -53,6 +57,7 @@ export class ChatStore {
   readonly meta: Database<unknown, string>;
 
   private readonly file: string;
+  private readonly commits: CommitWindow;
 
   constructor(options: ChatStoreOptions) {
     this.file = options.file;
@@ -73,6 +78,7 @@ export class ChatStore {
       this.presence = this.root.openDB({ name: "presence" });
       this.watches = this.root.openDB({ name: "watches" });
       this.meta = this.root.openDB({ name: "meta" });
+      this.commits = new CommitWindow(this.root, COMMIT_WINDOW_MS);
     } catch (error) {
       throw new StoreOpenError(`cannot open ${options.file}: ${(error as Error).message}`);
     }
@@ -95,9 +101,18 @@ export class ChatStore {
     }
   }
 
-  /** Runs `action` in the next batched write transaction; resolves once it is committed. */
+  /**
+   * Runs `action` in the next write transaction (shared with the other writes of this process
+   * within the commit window); resolves once it is committed.
+   */
   transaction<T>(action: () => T): Promise<T> {
-    return this.root.transaction(action);
+    return this.commits.run(action);
+  }
+
+  /** Commits what is queued now and resolves once every write of this process is committed. */
+  async committed(): Promise<void> {
+    this.commits.commit();
+    await this.root.committed;
   }
 
   /** Resolves once every commit so far is on the disk. */
@@ -117,6 +132,7 @@ export class ChatStore {
   }
 
   async close(): Promise<void> {
+    await this.committed();
     await this.root.close();
   }
 }

@@ -123,6 +123,46 @@ describe("inbox records", () => {
   });
 });
 
+describe("commit window", () => {
+  it("writes queued together commit together; one that throws rejects alone, the rest commit", async () => {
+    const store = openStore();
+    const order: string[] = [];
+    const first = store.transaction(() => {
+      order.push("first");
+      store.meta.put("first", 1);
+      return "one";
+    });
+    const failing = store.transaction(() => {
+      order.push("failing");
+      store.meta.put("written before the error", 1);
+      throw new Error("this write fails");
+    });
+    const third = store.transaction(() => {
+      order.push("third");
+      store.meta.put("third", 3);
+      return store.meta.get("first");
+    });
+    assert.equal(await first, "one");
+    await assert.rejects(failing, /this write fails/);
+    // The third ran after the first and read its write.
+    assert.equal(await third, 1);
+    assert.deepEqual(order, ["first", "failing", "third"]);
+    store.refresh();
+    assert.equal(store.meta.get("first"), 1);
+    assert.equal(store.meta.get("third"), 3);
+    // As lmdb-js does for the callbacks it batches: what the failing one wrote stays.
+    assert.equal(store.meta.get("written before the error"), 1);
+
+    // committed() does not wait for the window: it commits what is queued and resolves after.
+    const queued = store.transaction(() => store.meta.put("queued", 1));
+    await store.committed();
+    store.refresh();
+    assert.equal(store.meta.get("queued"), 1);
+    await queued;
+    await store.close();
+  });
+});
+
 describe("presence records", () => {
   it("find a user's workers, a dead worker's users, and list users sorted without repeats", async () => {
     const store = openStore();
