@@ -87,6 +87,10 @@ const result = spawnSync(
     `--test-concurrency=${concurrency}`,
     // node 20 applies it to each file as a whole; later versions to each test as well.
     `--test-timeout=${fileTimeoutMs}`,
+    // A file whose tests have all finished exits even if a handle is still open (a client
+    // socket, a timer): seen in CI as a file with every test passed that then sat until its
+    // timeout. The processes a test starts are killed by their helpers' exit hooks.
+    "--test-force-exit",
     `--test-reporter=${path.join(import.meta.dirname, "test-reporter.js")}`,
     "--test-reporter-destination=stdout",
     ...files,
