@@ -160,6 +160,7 @@ async function measure(
       totals.receivedInWindow > 0
         ? primaryCpuUs(before, after, server.roots) / totals.receivedInWindow
         : 0,
+    ...redisCpu(before, after, server, totals.receivedInWindow),
     serverCores,
     ...machineLoad(loadSpan, serverCores + generatorCores),
     serverRssMb: after.rssBytes / 2 ** 20,
@@ -238,4 +239,25 @@ function notes(result: DmResult, ready: DmReady[], options: DmOptions): string[]
 function primaryCpuUs(before: TreeSample, after: TreeSample, roots: number[]): number {
   const root = roots[0] ?? -1;
   return (after.cpuUsByPid.get(root) ?? 0) - (before.cpuUsByPid.get(root) ?? 0);
+}
+
+/** CPU of the run's redis-server processes per delivery, and each master's share of theirs. */
+function redisCpu(
+  before: TreeSample,
+  after: TreeSample,
+  server: RunningServer,
+  received: number,
+): Pick<DmResult, "redisCpuUsPerMessage" | "redisMasterShares"> {
+  if (server.redisPids.length === 0) return {};
+  const spent = (pid: number) =>
+    (after.cpuUsByPid.get(pid) ?? 0) - (before.cpuUsByPid.get(pid) ?? 0);
+  const total = server.redisPids.reduce((sum, pid) => sum + spent(pid), 0);
+  const masters = server.redisMasterPids.map(spent);
+  const mastersTotal = masters.reduce((sum, cpu) => sum + cpu, 0);
+  return {
+    redisCpuUsPerMessage: received > 0 ? total / received : 0,
+    redisMasterShares: masters
+      .map((cpu) => (mastersTotal > 0 ? cpu / mastersTotal : 0))
+      .sort((a, b) => b - a),
+  };
 }

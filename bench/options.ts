@@ -20,6 +20,11 @@ export interface BenchOptions {
   workers: number[];
   /** Host counts for multi-host targets (dm only); clients use the first two hosts. */
   hosts: number[];
+  /**
+   * Masters of a local Redis Cluster (each with a replica): chat-server-redis runs on each,
+   * besides its run on one redis-server (dm only).
+   */
+  redisClusters: number[];
   /** Direct messages: logged-in clients. */
   clients: number;
   /** Direct messages per second, all clients together. */
@@ -136,6 +141,14 @@ export function parseOptions(argv: string[]): BenchOptions {
         .argParser(list(number(1, 64))),
     )
     .addOption(
+      new Option(
+        "--redis-cluster <list>",
+        "chat-server-redis (dm) also on a local Redis Cluster of N masters + N replicas, e.g. 3",
+      )
+        .default([], "none")
+        .argParser(list(number(3, 16))),
+    )
+    .addOption(
       new Option("--watchers <n>", "presence: clients each watching 10 of 100 users")
         .default(DEFAULTS.watchers)
         .argParser(number(10, 20_000)),
@@ -211,6 +224,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     targets: o.targets,
     workers: o.workers,
     hosts: o.hosts,
+    redisClusters: o.redisCluster,
     clients: o.clients,
     rate: o.rate,
     duration: o.duration,

@@ -53,6 +53,12 @@ const DM_FIGURES: Figure<DmResult>[] = [
     digits: 1,
     ratio: false,
   },
+  {
+    name: "  of which redis-server (us)",
+    value: (r) => r.redisCpuUsPerMessage,
+    digits: 1,
+    ratio: true,
+  },
   { name: "server CPU (cores)", value: (r) => r.serverCores, digits: 2, ratio: true },
   { name: "server RSS (MB)", value: (r) => r.serverRssMb, digits: 0, ratio: true },
   {
@@ -104,6 +110,35 @@ function counterFigures(results: DmResult[]): Figure<DmResult>[] {
     }));
 }
 
+/**
+ * Rows for runs on a Redis Cluster: each master's share of the masters' CPU, busiest first, and
+ * the busiest over the quietest (an even spread is 1).
+ */
+function clusterFigures(results: DmResult[]): Figure<DmResult>[] {
+  const masters = maxOf(results.map((r) => r.redisMasters ?? 0));
+  if (masters === 0) return [];
+  const share = (r: DmResult, i: number) =>
+    r.redisMasters && r.redisMasterShares ? (r.redisMasterShares[i] ?? 0) * 100 : undefined;
+  return [
+    ...Array.from({ length: masters }, (_, i) => ({
+      name: `  redis master ${i + 1} share (%)`,
+      value: (r: DmResult) => share(r, i),
+      digits: 0,
+      ratio: false,
+    })),
+    {
+      name: "  busiest / quietest master",
+      value: (r: DmResult) => {
+        const shares = r.redisMasters ? (r.redisMasterShares ?? []) : [];
+        const quietest = shares.at(-1) ?? 0;
+        return quietest > 0 ? (shares[0] ?? 0) / quietest : undefined;
+      },
+      digits: 2,
+      ratio: false,
+    },
+  ];
+}
+
 export function isBaselineName(target: string): boolean {
   return target === "seed" || target === "cluster" || target === "seed-redis";
 }
@@ -112,22 +147,37 @@ export function isBaselineName(target: string): boolean {
  * Pairs (run, baseline) to show a ratio for: every run against the seed, and every other run
  * against the cluster baseline with the same number of workers. Multi-host runs (several hosts
  * on one Redis) are compared with seed-redis at the same number of hosts, and with their own
- * target's run at the fewest hosts above one (e.g. 12 hosts against 2).
+ * target's run at the fewest hosts above one (e.g. 12 hosts against 2). A run on a Redis Cluster
+ * (`--redis-cluster`) is also compared with the same run on one Redis.
  */
 export function ratioPairs<R extends ScenarioResult>(results: R[]): [R, R][] {
   const pairs: [R, R][] = [];
   for (const run of results) {
+    const oneRedis = run.redisMasters
+      ? results.find(
+          (r) =>
+            r.target === run.target &&
+            r.hosts === run.hosts &&
+            r.workers === run.workers &&
+            !r.redisMasters,
+        )
+      : undefined;
     if ((run.hosts ?? 1) > 1) {
       if (isBaselineName(run.target)) continue;
       for (const base of results) {
         if (base.target === "seed-redis" && base.hosts === run.hosts) pairs.push([run, base]);
       }
       const own = results
-        .filter((r) => r.target === run.target && (r.hosts ?? 1) > 1)
+        .filter(
+          (r) =>
+            r.target === run.target && (r.hosts ?? 1) > 1 && r.redisMasters === run.redisMasters,
+        )
         .sort((a, b) => (a.hosts ?? 1) - (b.hosts ?? 1))[0];
       if (own && (own.hosts ?? 1) < (run.hosts ?? 1)) pairs.push([run, own]);
+      if (oneRedis) pairs.push([run, oneRedis]);
       continue;
     }
+    if (oneRedis) pairs.push([run, oneRedis]);
     for (const base of results) {
       if (base === run || !isBaselineName(base.target) || run.target === "seed") continue;
       if (base.target === "cluster" && base.workers !== run.workers) continue;
@@ -193,12 +243,13 @@ export function renderText(results: ScenarioResult[], failures: RunFailure[]): s
   if (dm.length > 0) {
     const first = dm[0] as DmResult;
     const multiHost = dm.some((r) => (r.hosts ?? 1) > 1)
-      ? ` (hN: N hosts on one redis-server, clients on the first ${CLIENT_HOSTS}, CPU of all)`
+      ? ` (hN: N hosts on one redis-server, clients on the first ${CLIENT_HOSTS}, CPU of all` +
+        `${dm.some((r) => r.redisMasters) ? "; cN: on a Redis Cluster of N masters + N replicas" : ""})`
       : "";
     parts.push(
       `Direct messages: ${first.clients} ${first.transport} clients, ${first.targetRate} msg/s, ` +
         `${first.durationS} s measured${multiHost}\n\n` +
-        `${table(dm, [...DM_FIGURES, ...counterFigures(dm)])}` +
+        `${table(dm, [...DM_FIGURES, ...clusterFigures(dm), ...counterFigures(dm)])}` +
         notes(dm),
     );
   }

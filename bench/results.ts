@@ -12,6 +12,8 @@ export interface RunIdentity {
   workers: number;
   /** Hosts on one Redis (multi-host targets only; clients use the first two). */
   hosts?: number;
+  /** Masters of the local Redis Cluster the run used (`--redis-cluster`); none: one Redis. */
+  redisMasters?: number;
 }
 
 export interface GeneratorReport {
@@ -54,6 +56,10 @@ export interface DmResult extends RunIdentity, MachineLoad {
   cpuUsPerMessage: number;
   /** CPU of the first host's main process (the primary; the whole server for one-process baselines) per delivery. */
   primaryCpuUsPerMessage: number;
+  /** Of the server's CPU, that of every redis-server process (masters and replicas) per delivery. */
+  redisCpuUsPerMessage?: number;
+  /** Each Redis master's share of the masters' CPU, busiest first (one entry: one Redis). */
+  redisMasterShares?: number[];
   /** Server CPU in the window, in cores. */
   serverCores: number;
   serverRssMb: number;

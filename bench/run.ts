@@ -53,20 +53,25 @@ function plan(options: BenchOptions): PlannedRun[] {
         if (target.multiHost && scenario === "dm") {
           // One host: as many workers as --workers says. Several hosts: one process (one
           // worker) per host, the seed-redis way, so the process counts stay comparable.
+          // With --redis-cluster N, a target that can also runs on an N-master cluster.
+          const redisModes = [undefined, ...(target.clusterCapable ? options.redisClusters : [])];
           for (const hosts of options.hosts) {
             for (const workers of hosts > 1 ? [1] : counts) {
-              const label =
-                hosts > 1 || !target.usesWorkers
-                  ? `${target.name} h${hosts}`
-                  : `${target.name} w${workers}`;
-              runs.push({
-                scenario,
-                label,
-                target: target.name,
-                workers,
-                hosts,
-                targetSpec: target,
-              });
+              for (const redisMasters of redisModes) {
+                const label =
+                  (hosts > 1 || !target.usesWorkers
+                    ? `${target.name} h${hosts}`
+                    : `${target.name} w${workers}`) + (redisMasters ? ` c${redisMasters}` : "");
+                runs.push({
+                  scenario,
+                  label,
+                  target: target.name,
+                  workers,
+                  hosts,
+                  ...(redisMasters ? { redisMasters } : {}),
+                  targetSpec: target,
+                });
+              }
             }
           }
           continue;
@@ -127,11 +132,16 @@ async function runPresence(
 async function runOne(run: PlannedRun, options: BenchOptions): Promise<ScenarioResult> {
   const id: RunIdentity = { label: run.label, target: run.target, workers: run.workers };
   if (run.hosts !== undefined) id.hosts = run.hosts;
+  if (run.redisMasters !== undefined) id.redisMasters = run.redisMasters;
   const hosts = run.hosts ?? 1;
-  progressLine.show(`${run.label}: starting ${hosts > 1 ? `${hosts} hosts` : "the server"}`);
+  const cluster = run.redisMasters ? ` on a ${run.redisMasters}-master Redis Cluster` : "";
+  progressLine.show(
+    `${run.label}: starting ${hosts > 1 ? `${hosts} hosts` : "the server"}${cluster}`,
+  );
   const server = await startServer(run.targetSpec, run.workers, hosts, {
     timeoutMs: 30_000 + 5_000 * hosts,
     cpuProfDir: options.cpuProf,
+    redisMasters: run.redisMasters,
   });
   try {
     if (run.scenario === "dm") {
@@ -165,9 +175,13 @@ async function runOne(run: PlannedRun, options: BenchOptions): Promise<ScenarioR
 
 function summaryLine(result: ScenarioResult): string {
   if (result.scenario === "dm") {
+    const redis =
+      result.redisCpuUsPerMessage === undefined
+        ? ""
+        : ` (Redis ${result.redisCpuUsPerMessage.toFixed(1)} us)`;
     return (
       `${result.label}: ${result.delivered}/${result.sent} delivered, ` +
-      `p99 ${result.latencyMs.p99} ms, ${result.cpuUsPerMessage.toFixed(1)} us CPU/message`
+      `p99 ${result.latencyMs.p99} ms, ${result.cpuUsPerMessage.toFixed(1)} us CPU/message${redis}`
     );
   }
   return (

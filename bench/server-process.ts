@@ -1,14 +1,14 @@
 /**
  * Starts a target as child processes on a free port (with its own redis-server first, for
  * targets that need one), waits for GET /readyz 200, and stops everything it started.
- * A multi-host run starts the target H times on one redis-server, each "host" on its own port.
+ * A multi-host run starts the target H times on one redis-server, each "host" on its own port,
+ * or with `--redis-cluster N` on a local Redis Cluster of N masters and N replicas.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { connect, createServer } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
-import { killProcesses, treeProcesses } from "./proc-stats.js";
+import { createServer } from "node:net";
+import { accepts, type Child, startChild, waitUntil } from "./child.js";
+import { startLocalCluster } from "./redis-cluster.js";
 import { CLIENT_HOSTS, type RedisSpec, type Target } from "./targets.js";
 
 export interface RunningServer {
@@ -23,6 +23,9 @@ export interface RunningServer {
   hosts: number;
   /** Roots of the process trees whose CPU and memory count as the server's. */
   roots: number[];
+  /** Of those, the redis-server processes (every node of a cluster), and which are masters. */
+  redisPids: number[];
+  redisMasterPids: number[];
   /** The last lines it printed (for error reports). */
   output(): string;
   /** Whether its main process still runs. */
@@ -42,51 +45,16 @@ export async function freePort(host = HOST): Promise<number> {
   return address.port;
 }
 
-interface Child {
-  process: ChildProcess;
+/** The Redis of a run: what the hosts are told, its processes, and how to stop it. */
+interface RunRedis {
+  spec: Omit<RedisSpec, "nodeId">;
+  pids: number[];
+  masterPids: number[];
   output(): string;
-  running(): boolean;
   stop(): Promise<void>;
 }
 
-function startChild(command: string, args: string[]): Child {
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-  const lines: string[] = [];
-  const keep = (chunk: Buffer) => {
-    lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
-    lines.splice(0, Math.max(0, lines.length - 40));
-  };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  child.on("error", (error) => lines.push(`${command}: ${error.message}`));
-  const exited = once(child, "exit");
-  const running = () => child.exitCode === null && child.signalCode === null && !!child.pid;
-  return {
-    process: child,
-    output: () => lines.join("\n"),
-    running,
-    async stop() {
-      if (!running() || child.pid === undefined) return;
-      const tree = treeProcesses(child.pid);
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => killProcesses(tree), 8000);
-      await exited;
-      clearTimeout(timer);
-      killProcesses(tree); // workers left behind by a primary that died abruptly
-    },
-  };
-}
-
-async function waitUntil(what: string, child: Child, ready: () => Promise<boolean>, ms: number) {
-  const deadline = Date.now() + ms;
-  while (!(await ready())) {
-    if (!child.running()) throw new Error(`${what} exited before it was ready:\n${child.output()}`);
-    if (Date.now() > deadline) throw new Error(`${what} not ready within ${ms} ms`);
-    await sleep(100);
-  }
-}
-
-async function startRedis(): Promise<{ child: Child; url: string }> {
+async function startRedis(prefix: string): Promise<RunRedis> {
   const port = await freePort();
   const child = startChild("redis-server", [
     ...["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no"],
@@ -97,7 +65,25 @@ async function startRedis(): Promise<{ child: Child; url: string }> {
     await child.stop();
     throw error;
   }
-  return { child, url: `redis://${HOST}:${port}` };
+  const pid = child.process.pid ?? -1;
+  return {
+    spec: { url: `redis://${HOST}:${port}`, prefix },
+    pids: [pid],
+    masterPids: [pid],
+    output: child.output,
+    stop: child.stop,
+  };
+}
+
+async function startCluster(prefix: string, masters: number): Promise<RunRedis> {
+  const cluster = await startLocalCluster(masters);
+  return {
+    spec: { url: "", cluster: cluster.seeds, prefix },
+    pids: cluster.pids,
+    masterPids: cluster.masterPids,
+    output: cluster.output,
+    stop: cluster.stop,
+  };
 }
 
 export interface StartOptions {
@@ -105,21 +91,27 @@ export interface StartOptions {
   timeoutMs: number;
   /** Node writes a CPU profile of each server process here when it exits (workers inherit it). */
   cpuProfDir?: string | undefined;
+  /** Masters of a local Redis Cluster to run a multi-host target on, instead of one Redis. */
+  redisMasters?: number | undefined;
 }
 
 export async function startServer(
   target: Target,
   workers: number,
   hosts = 1,
-  { timeoutMs, cpuProfDir }: StartOptions = { timeoutMs: 30_000 },
+  { timeoutMs, cpuProfDir, redisMasters }: StartOptions = { timeoutMs: 30_000 },
 ): Promise<RunningServer> {
   const nodeArgs = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const redis = target.needsRedis || hosts > 1 ? await startRedis() : undefined;
   const prefix = `bench${randomBytes(4).toString("hex")}`;
+  const redis = redisMasters
+    ? await startCluster(prefix, redisMasters)
+    : target.needsRedis || hosts > 1
+      ? await startRedis(prefix)
+      : undefined;
   const mains: { child: Child; url: string; port: number }[] = [];
   for (let h = 1; h <= hosts; h++) {
     const port = await freePort();
-    const spec: RedisSpec | undefined = redis && { url: redis.url, prefix, nodeId: `host${h}` };
+    const spec: RedisSpec | undefined = redis && { ...redis.spec, nodeId: `host${h}` };
     const child = startChild(process.execPath, [
       ...nodeArgs,
       ...target.args(port, HOST, workers, spec),
@@ -128,14 +120,15 @@ export async function startServer(
   }
   const first = mains[0];
   if (!first) throw new Error("no hosts to start");
-  const redisPid = redis?.child.process.pid;
   const server: RunningServer = {
     url: first.url,
     port: first.port,
     clientUrls: mains.slice(0, CLIENT_HOSTS).map((m) => m.url),
     hostUrls: mains.map((m) => m.url),
     hosts,
-    roots: [...mains.map((m) => m.child.process.pid ?? -1), ...(redisPid ? [redisPid] : [])],
+    roots: [...mains.map((m) => m.child.process.pid ?? -1), ...(redis?.pids ?? [])],
+    redisPids: redis?.pids ?? [],
+    redisMasterPids: redis?.masterPids ?? [],
     output: () =>
       mains
         .map((m, i) => (hosts > 1 ? `[host${i + 1}]\n${m.child.output()}` : m.child.output()))
@@ -143,7 +136,7 @@ export async function startServer(
     alive: () => mains.every((m) => m.child.running()),
     async stop() {
       await Promise.all(mains.map((m) => m.child.stop()));
-      await redis?.child.stop();
+      await redis?.stop();
     },
   };
   try {
@@ -166,15 +159,4 @@ async function isReady(url: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, HOST);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }

@@ -19,6 +19,8 @@ export const CLIENT_HOSTS = 2;
 export interface RedisSpec {
   /** `redis://127.0.0.1:<port>` */
   url: string;
+  /** A local Redis Cluster's nodes instead (`127.0.0.1:p1,…`; `--redis-cluster N`). */
+  cluster?: string | undefined;
   /** Prefix of the run's keys and channels (random per run). */
   prefix: string;
   /** This host's name, `host1`, `host2`, ... */
@@ -40,6 +42,8 @@ export interface Target {
    * command line) on one Redis. Implies needsRedis.
    */
   multiHost?: boolean;
+  /** Whether it runs on a Redis Cluster too (`--redis-cluster`). */
+  clusterCapable?: boolean;
   /** Node arguments that start it on `host:port` with `workers` workers. */
   args(port: number, host: string, workers: number, redis?: RedisSpec): string[];
   /** Most open connections it can hold: a single process is bound by its fd limit. */
@@ -77,14 +81,18 @@ export const TARGETS: Record<TargetName, Target> = {
   },
   "chat-server-redis": {
     name: "chat-server-redis",
-    description: "chat-server start --redis (multi-host mode, its own redis-server)",
+    description:
+      "chat-server start --redis (multi-host mode, its own redis-server; with --redis-cluster N " +
+      "also --redis-cluster on a local cluster of N masters + N replicas)",
     baseline: false,
     usesWorkers: true,
     needsRedis: true,
     multiHost: true,
+    clusterCapable: true,
     args: (port, host, workers, redis) => [
       ...chatServerArgs(port, host, workers),
-      ...["--redis", redis?.url ?? "", "--redis-prefix", redis?.prefix ?? "chat"],
+      ...(redis?.cluster ? ["--redis-cluster", redis.cluster] : ["--redis", redis?.url ?? ""]),
+      ...["--redis-prefix", redis?.prefix ?? "chat"],
       ...["--node-id", redis?.nodeId ?? `bench:${port}`],
     ],
   },

@@ -97,5 +97,41 @@ describe("npm run bench (smoke)", { timeout: 90_000 }, () => {
     // Two seed-redis processes and the redis-server count as the server.
     assert.ok((dm.serverProcesses as number) >= 3, `processes ${dm.serverProcesses}`);
     assert.ok((dm.cpuUsPerMessage as number) > 0, "CPU per message is positive");
+    // The redis-server's own part of it (CPU time comes in 10 ms ticks: may round to 0 here).
+    const redis = dm.redisCpuUsPerMessage as number;
+    assert.ok(redis >= 0 && redis < (dm.cpuUsPerMessage as number), `Redis ${redis} us`);
+    assert.equal((dm.redisMasterShares as number[]).length, 1);
+  });
+
+  it("runs chat-server-redis on one redis-server and on a local 3-master Redis Cluster", async () => {
+    const { code, report, stderr } = await bench([
+      ...["--targets", "chat-server-redis", "--hosts", "2", "--redis-cluster", "3"],
+      ...["--scenarios", "dm", "--clients", "10", "--rate", "100"],
+      ...["--duration", "1", "--warmup", "0.5"],
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(report.failures, []);
+    const [one, cluster] = report.results;
+    assert.ok(one && cluster, "two results");
+    assert.equal(one.label, "chat-server-redis h2");
+    assert.equal(cluster.label, "chat-server-redis h2 c3");
+    assert.equal(cluster.redisMasters, 3);
+    for (const dm of [one, cluster]) {
+      assert.equal(dm.lost, 0);
+      assert.equal(dm.errors, 0);
+      assert.equal(typeof dm.redisCpuUsPerMessage, "number", `${dm.label}: Redis CPU`);
+    }
+    // 2 hosts (a primary and a worker each) and 6 redis-server processes.
+    assert.ok((cluster.serverProcesses as number) >= 10, `processes ${cluster.serverProcesses}`);
+    const shares = cluster.redisMasterShares as number[];
+    assert.equal(shares.length, 3);
+    assert.deepEqual(
+      shares,
+      [...shares].sort((a, b) => b - a),
+      "busiest first",
+    );
+    // Shares of the masters' CPU (all 0 if this tiny load took under one 10 ms tick of it).
+    const sum = shares.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-9 || sum === 0, `shares ${shares}`);
   });
 });

@@ -7,8 +7,20 @@ import { describe, it } from "node:test";
 import { ratioPairs } from "../../bench/report.js";
 import type { ScenarioResult } from "../../bench/results.js";
 
-function run(label: string, target: string, workers: number, hosts?: number): ScenarioResult {
-  return { label, target, workers, ...(hosts ? { hosts } : {}) } as ScenarioResult;
+function run(
+  label: string,
+  target: string,
+  workers: number,
+  hosts?: number,
+  redisMasters?: number,
+): ScenarioResult {
+  return {
+    label,
+    target,
+    workers,
+    ...(hosts ? { hosts } : {}),
+    ...(redisMasters ? { redisMasters } : {}),
+  } as ScenarioResult;
 }
 
 function names(results: ScenarioResult[]): string[] {
@@ -40,6 +52,24 @@ describe("bench ratio columns", () => {
       "chat-server w2 / seed",
       "chat-server w2 / cluster w2",
       "cluster w2 / seed",
+    ]);
+  });
+
+  it("compares a run on a Redis Cluster with the same run on one Redis", () => {
+    const results = [
+      run("seed-redis h2", "seed-redis", 1, 2),
+      run("chat-server-redis h2", "chat-server-redis", 1, 2),
+      run("chat-server-redis h2 c3", "chat-server-redis", 1, 2, 3),
+      run("chat-server-redis h12", "chat-server-redis", 1, 12),
+      run("chat-server-redis h12 c3", "chat-server-redis", 1, 12, 3),
+    ];
+    assert.deepEqual(names(results), [
+      "chat-server-redis h2 / seed-redis h2",
+      "chat-server-redis h2 c3 / seed-redis h2",
+      "chat-server-redis h2 c3 / chat-server-redis h2",
+      "chat-server-redis h12 / chat-server-redis h2",
+      "chat-server-redis h12 c3 / chat-server-redis h2 c3",
+      "chat-server-redis h12 c3 / chat-server-redis h12",
     ]);
   });
 });
