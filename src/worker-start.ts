@@ -14,7 +14,10 @@ import { exitWithStartFailure } from "./cluster/start-failure.js";
 function endWithPrimary(): void {
   process.kill(process.pid, "SIGKILL");
 }
-process.on("disconnect", endWithPrimary);
+// First in line: Node's cluster module registered its own listener before this file ran, and it
+// calls process.exit, the very hang described above (seen: an orphan worker whose main thread
+// waited forever in exit for the store's writer thread, which waited for the main thread).
+process.prependListener("disconnect", endWithPrimary);
 if (process.send && !process.connected) endWithPrimary();
 
 try {
