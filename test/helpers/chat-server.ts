@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { killOnExit, stopWithin } from "./processes.js";
+import { isWorkerRunning } from "./wait.js";
 
 const STOP_GRACE_MS = 30_000;
 
@@ -45,7 +46,9 @@ export interface ChatServer {
   workerPids(): number[];
   /**
    * SIGTERM, then wait for exit; returns the exit code (null if killed by a signal). Throws (after
-   * a SIGKILL) if it has not exited within 30 s: more than any --shutdown-timeout tests use.
+   * a SIGKILL) if it has not exited within 30 s: more than any --shutdown-timeout tests use, or
+   * if a worker outlives the primary by 10 s (it is killed then): a worker must end with its
+   * primary, however the primary ends, or it holds the data directory and the test's pipes.
    */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -151,7 +154,11 @@ async function startChatServerOnce(options: ChatServerOptions): Promise<ChatServ
         .logs()
         .filter((log) => log.msg === "worker ready" && typeof log.workerPid === "number")
         .map((log) => log.workerPid as number),
-    stop: (signal = "SIGTERM") => stopWithin(proc, signal, STOP_GRACE_MS, "chat-server"),
+    stop: async (signal = "SIGTERM") => {
+      const code = await stopWithin(proc, signal, STOP_GRACE_MS, "chat-server");
+      await workersEnded(server as ChatServer, signal);
+      return code;
+    },
   };
   if (options.waitReady !== false) {
     try {
@@ -167,6 +174,42 @@ async function startChatServerOnce(options: ChatServerOptions): Promise<ChatServ
     }
   }
   return server;
+}
+
+/** How long a worker may take to notice that its primary is gone and end. */
+const WORKER_END_MS = 10_000;
+
+/** Waits for the workers of a primary that has exited; kills survivors and throws naming them. */
+async function workersEnded(server: ChatServer, signal: NodeJS.Signals): Promise<void> {
+  const running = () => liveWorkerPids(server);
+  const deadline = Date.now() + WORKER_END_MS;
+  while (running().length > 0 && Date.now() < deadline) await sleep(50);
+  const survivors = running();
+  if (survivors.length === 0) return;
+  for (const pid of survivors) killQuietly(pid);
+  throw new Error(
+    `worker ${survivors.join(", ")} still ran ${WORKER_END_MS} ms after its primary exited ` +
+      `(stopped with ${signal}); killed now. The server's last lines:\n` +
+      server.output.slice(-20).join("\n"),
+  );
+}
+
+/**
+ * Pids of the server's workers that still run: those that said "ready" and whose end the
+ * primary has not logged.
+ */
+export function liveWorkerPids(server: ChatServer): number[] {
+  const logs = server.logs();
+  const ended = new Set(
+    logs
+      .filter((log) => /^worker (exited|died|could not start|did not)/.test(String(log.msg)))
+      .map((log) => log.workerId),
+  );
+  const primary = server.proc.pid ?? 0;
+  return logs
+    .filter((log) => log.msg === "worker ready" && !ended.has(log.workerId))
+    .map((log) => log.workerPid as number)
+    .filter((pid) => isWorkerRunning(pid, primary));
 }
 
 /** Resolves when a log line matching `predicate` has been printed. */

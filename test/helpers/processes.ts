@@ -6,6 +6,7 @@
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { after } from "node:test";
+import { isWorkerRunning } from "./wait.js";
 
 const live = new Set<() => void>();
 
@@ -42,9 +43,23 @@ export function killOnExit(proc: ChildProcess, more: () => number[] = () => []):
     if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
   };
   live.add(kill);
-  // The workers' pids stay in the set until the primary is gone: a primary stopped with SIGTERM
-  // reaps its workers itself.
-  proc.once("exit", () => live.delete(kill));
+  // A primary stopped with SIGTERM reaps its workers itself; one killed may leave some behind
+  // (they should end with it): those still running when it exits are killed at the end too.
+  proc.once("exit", () => {
+    live.delete(kill);
+    const left = more().filter((pid) => isWorkerRunning(pid, proc.pid ?? 0));
+    if (left.length === 0) return;
+    const killLeft = () => {
+      for (const pid of left) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    };
+    live.add(killLeft);
+  });
 }
 
 /**

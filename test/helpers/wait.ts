@@ -87,3 +87,20 @@ export function isRunning(pid: number): boolean {
     return !existsSync("/proc/self/stat");
   }
 }
+
+/**
+ * Whether `pid` runs a chat-server worker (its command line names worker-start.js) whose parent
+ * is `primary` or, once that is gone, init (pid 1): a pid from a log line may belong to another
+ * process by now, even another server's worker. Off Linux: whether it runs at all.
+ */
+export function isWorkerRunning(pid: number, primary: number): boolean {
+  if (!isRunning(pid)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    const command = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return command.includes("worker-start.js") && (parent === primary || parent === 1);
+  } catch {
+    return !existsSync("/proc/self/stat");
+  }
+}
