@@ -134,8 +134,11 @@ process.on("SIGTERM", () => void drain());
 let started = false;
 process.on("uncaughtException", (error) => {
   logger.fatal({ err: error }, "uncaught exception; worker exits");
-  if (started) process.exit(1);
-  else exitWithStartFailure(error);
+  if (!started) exitWithStartFailure(error);
+  // Not process.exit: it could hang joining the store's writer thread, mid-transaction and
+  // holding the host's write lock (worker-start.ts). The log line above is written already
+  // (pino writes synchronously); the primary replaces a worker however it died.
+  else process.kill(process.pid, "SIGKILL");
 });
 
 io.on("connection", (socket) => chat.attach(socket));
