@@ -247,7 +247,7 @@ function redisCpu(
   after: TreeSample,
   server: RunningServer,
   received: number,
-): Pick<DmResult, "redisCpuUsPerMessage" | "redisMasterShares"> {
+): Pick<DmResult, "redisCpuUsPerMessage" | "redisMastersCpuUsPerMessage" | "redisMasterShares"> {
   if (server.redisPids.length === 0) return {};
   const spent = (pid: number) =>
     (after.cpuUsByPid.get(pid) ?? 0) - (before.cpuUsByPid.get(pid) ?? 0);
@@ -256,6 +256,7 @@ function redisCpu(
   const mastersTotal = masters.reduce((sum, cpu) => sum + cpu, 0);
   return {
     redisCpuUsPerMessage: received > 0 ? total / received : 0,
+    redisMastersCpuUsPerMessage: received > 0 ? mastersTotal / received : 0,
     redisMasterShares: masters
       .map((cpu) => (mastersTotal > 0 ? cpu / mastersTotal : 0))
       .sort((a, b) => b - a),

@@ -120,6 +120,12 @@ function clusterFigures(results: DmResult[]): Figure<DmResult>[] {
   const share = (r: DmResult, i: number) =>
     r.redisMasters && r.redisMasterShares ? (r.redisMasterShares[i] ?? 0) * 100 : undefined;
   return [
+    {
+      name: "  of which redis masters (us)",
+      value: (r: DmResult) => (r.redisMasters ? r.redisMastersCpuUsPerMessage : undefined),
+      digits: 1,
+      ratio: false,
+    },
     ...Array.from({ length: masters }, (_, i) => ({
       name: `  redis master ${i + 1} share (%)`,
       value: (r: DmResult) => share(r, i),

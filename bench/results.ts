@@ -58,6 +58,8 @@ export interface DmResult extends RunIdentity, MachineLoad {
   primaryCpuUsPerMessage: number;
   /** Of the server's CPU, that of every redis-server process (masters and replicas) per delivery. */
   redisCpuUsPerMessage?: number;
+  /** Of that, the masters' (a cluster's replicas left out; one Redis: all of it). */
+  redisMastersCpuUsPerMessage?: number;
   /** Each Redis master's share of the masters' CPU, busiest first (one entry: one Redis). */
   redisMasterShares?: number[];
   /** Server CPU in the window, in cores. */
