@@ -1,20 +1,20 @@
 /**
  * CONTRACT.md section 1: each `start` option's environment variable is read (PORT, HOST,
  * WORKERS, LOG_LEVEL, REDIS_URL, REDIS_PREFIX, NODE_ID, CHAT_AUTH_SECRET, REDIS_SENTINELS,
- * REDIS_MASTER; REDIS_CLUSTER and CHAT_DATA_DIR belong with those options' own tests), and the
- * defaults of --port, --host and --workers hold. Each
+ * REDIS_MASTER, REDIS_CLUSTER, CHAT_DATA_DIR), and the defaults of --port, --host and --workers
+ * hold. Each
  * server is started with nothing on its command line but `start`, and read back from its
  * "listening" log line, its behaviour and Redis.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { CLI, waitForReady } from "../helpers/chat-server.js";
-import { closeAll, connect, logIn } from "../helpers/clients.js";
+import { closeAll, connect, emitAck, logIn, waitForEvent } from "../helpers/clients.js";
 import { killOnExit, stopWithin } from "../helpers/processes.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
 import { type RedisProcess, startRedis } from "../helpers/redis-server.js";
@@ -142,6 +142,36 @@ describe("options from the environment", () => {
     }
   });
 
+  it("CHAT_DATA_DIR: the inboxes are kept there, and found there after a restart", async () => {
+    const dataDir = path.join(scratch(), "inboxes-from-the-environment");
+    const env = { PORT: "0", WORKERS: "1", CHAT_DATA_DIR: dataDir };
+    let server = await startFromEnvironment(env);
+    running.push(server);
+    assert.ok(server.listening, `did not start:\n${server.stderr}`);
+    let url = `http://127.0.0.1:${server.listening.port}`;
+    await waitForReady(url, 60_000);
+    const sender = connect(url);
+    assert.ok((await logIn(sender, "envsender")).ok);
+    const stored = await emitAck<{ ok: boolean; status?: string }>(sender, "send message", {
+      username: "envreader",
+      message: "kept in CHAT_DATA_DIR",
+    });
+    assert.ok(stored.ok && stored.status === "stored", JSON.stringify(stored));
+    assert.ok(readdirSync(dataDir).length > 0, "nothing written to CHAT_DATA_DIR");
+    closeAll();
+    assert.equal(await stopWithin(server.proc, "SIGTERM", 30_000), 0);
+    // Started again from another working directory: the message can only come from dataDir.
+    server = await startFromEnvironment(env);
+    running.push(server);
+    assert.ok(server.listening, `did not start again:\n${server.stderr}`);
+    url = `http://127.0.0.1:${server.listening.port}`;
+    await waitForReady(url, 60_000);
+    const reader = connect(url);
+    const got = waitForEvent<{ message: string }>(reader, "new message");
+    assert.ok((await logIn(reader, "envreader")).ok);
+    assert.equal((await got).message, "kept in CHAT_DATA_DIR");
+  });
+
   // A value the CLI refuses, or an address it cannot reach, is named as the option it sets.
   const refused: [string, NodeJS.ProcessEnv, RegExp][] = [
     ["PORT", { PORT: "eighty" }, /--port\b.*'PORT'/],
@@ -152,6 +182,12 @@ describe("options from the environment", () => {
       "REDIS_SENTINELS and REDIS_MASTER (unreachable at start-up)",
       { REDIS_SENTINELS: "127.0.0.1:1", REDIS_MASTER: "not-mymaster" },
       /^chat-server: --redis-sentinels: cannot reach .*127\.0\.0\.1:1.*"not-mymaster"/,
+    ],
+    // (Unreachable seeds take the 10 s start-up timeout: multi-host-cluster.test.ts has that.)
+    [
+      "REDIS_CLUSTER",
+      { REDIS_CLUSTER: "127.0.0.1:notaport" },
+      /--redis-cluster\b.*'REDIS_CLUSTER'/,
     ],
   ];
   for (const [names, env, pattern] of refused) {
