@@ -18,6 +18,13 @@ import type { PooledWorker, WorkerPool } from "./worker-pool.js";
 const MAX_HEAD_BYTES = 16 * 1024;
 /** Paths the primary answers itself: they describe the whole host, not one worker. */
 const PRIMARY_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+/**
+ * New sessions waiting to be handed to one worker, at most. In a reconnect storm a worker busy
+ * with log-ins acknowledges hand-offs slowly; past this many, a new session is refused with 503
+ * (clients retry after their back-off) rather than queued: a queue without a bound held ~18,000
+ * sockets in the primary here, most of them given up by their clients before their turn came.
+ */
+export const MAX_HANDOFFS_IN_FLIGHT = 256;
 
 export interface BalancerOptions {
   pool: WorkerPool;
@@ -31,7 +38,11 @@ export interface BalancerOptions {
   headTimeoutMs: number;
   /** Told each time a connection is refused by a limit (the `limit` label of the metric). */
   onLimit: (
-    limit: "connections_per_ip" | "request_head_timeout" | "request_head_too_large",
+    limit:
+      | "connections_per_ip"
+      | "request_head_timeout"
+      | "request_head_too_large"
+      | "handoff_backlog",
   ) => void;
 }
 
@@ -95,6 +106,11 @@ export class StickyBalancer {
     }
     const address = socket.remoteAddress ?? "";
     const fresh = this.isNewSession(request);
+    if (fresh && target.handoffsInFlight >= MAX_HANDOFFS_IN_FLIGHT) {
+      this.options.onLimit("handoff_backlog");
+      refuse(socket, "503 Service Unavailable");
+      return;
+    }
     const counted = fresh && this.options.limiter.enabled;
     if (counted && !this.options.limiter.admit(address, target.id)) {
       this.options.onLimit("connections_per_ip");
@@ -108,11 +124,13 @@ export class StickyBalancer {
     (socket as unknown as { _handle?: { readStop?: () => void } })._handle?.readStop?.();
     const buffered = socket.read() as Buffer | null;
     const bytes = buffered ? Buffer.concat([head, buffered]) : head;
+    target.handoffsInFlight++;
     target.worker.send(
       { t: "conn", head: bytes.toString("latin1"), fresh, counted },
       socket,
       { keepOpen: false },
       (error) => {
+        target.handoffsInFlight--;
         if (error) {
           this.options.logger.debug({ err: error }, "hand-off failed");
           if (counted) this.options.limiter.release(address, target.id);

@@ -22,6 +22,11 @@ export interface PooledWorker {
   reportedHandshakes: number;
   /** New-session requests handed to it by the balancer, ever. */
   handshakesSent: number;
+  /**
+   * Sockets handed to it whose hand-off has not completed: Node passes one socket at a time to
+   * a worker and queues the rest, holding their descriptors, until the worker acknowledges.
+   */
+  handoffsInFlight: number;
   /** Whether its storage back-end is reachable (Redis mode). */
   backendReady: boolean;
   startedAt: number;
@@ -133,6 +138,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       reportedSessions: 0,
       reportedHandshakes: 0,
       handshakesSent: 0,
+      handoffsInFlight: 0,
       backendReady: true,
       startedAt: Date.now(),
     };

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
+import { MAX_HANDOFFS_IN_FLIGHT } from "../../src/cluster/sticky-balancer.js";
 import { type ChatServer, startChatServer } from "../helpers/chat-server.js";
 import { limitHits, primaryFds, scrapeMetrics } from "../helpers/host-usage.js";
 import { eventually } from "../helpers/wait.js";
@@ -110,5 +111,45 @@ describe("connection limits", () => {
       assert.ok((await limitHits(server.url, "pipelined_request")) >= 1, "none refused yet");
     });
     assert.equal(await openSessions(server.url), sessionsBefore + 1);
+  });
+});
+
+describe("hand-off backlog", () => {
+  it("while a worker takes no sockets, new sessions past the backlog get 503; the queued ones are served after", async () => {
+    const server = await startChatServer({
+      workers: 1,
+      args: ["--max-connections-per-ip", "0"],
+    });
+    const [worker] = server.workerPids() as [number];
+    try {
+      // A stopped worker acknowledges no hand-off: the primary queues new sessions for it.
+      process.kill(worker, "SIGSTOP");
+      const total = MAX_HANDOFFS_IN_FLIGHT + 20;
+      const handshake = "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: storm\r\n\r\n";
+      const connections = await Promise.all(
+        Array.from({ length: total }, async () => {
+          const c = await rawConnect(server.port);
+          c.socket.write(handshake);
+          return c;
+        }),
+      );
+      const refused = () => connections.filter((c) => /^HTTP\/1\.1 503 /.test(c.received()));
+      // The first hand-off is written at once, the rest wait for the worker: 19 or 20 refused.
+      await eventually(() => assert.ok(refused().length >= 19, `${refused().length} refused`));
+      process.kill(worker, "SIGCONT");
+      // The worker answers every queued handshake: a session each.
+      const opened = () => connections.filter((c) => /"sid":/.test(c.received()));
+      await eventually(() => assert.equal(opened().length + refused().length, total), 20_000);
+      assert.ok(refused().length <= 20, `${refused().length} refused`);
+      assert.equal(await limitHits(server.url, "handoff_backlog"), refused().length);
+      for (const c of connections) c.socket.destroy();
+    } finally {
+      try {
+        process.kill(worker, "SIGCONT");
+      } catch {
+        // gone already
+      }
+      await server.stop();
+    }
   });
 });
