@@ -14,7 +14,34 @@ import { ownCpuUs } from "./proc-stats.js";
 const sessions: { close(): void }[] = [];
 /** Sessions that closed after logging in, before the run ended. */
 let dropped = 0;
-const onDrop = () => dropped++;
+/** The run's command, kept to reopen sessions during a storm. */
+let current: ConnectionRun | undefined;
+
+/** The reconnect storm (storm-load.ts): every session cut from now on is opened again. */
+const storm = { on: false, cut: 0, back: 0, failedAttempts: 0, lastBackUs: 0 };
+/** Socket.IO's default reconnection delay: 1 s, randomized by half either way. */
+const reconnectDelayMs = () => 500 + Math.random() * 1000;
+
+function onDrop(index: number): void {
+  dropped++;
+  if (!storm.on || !current) return;
+  storm.cut++;
+  const command = current;
+  const reopen = () => {
+    open(command, index, { reconnect: true }).then(
+      (session) => {
+        sessions.push(session);
+        storm.back++;
+        storm.lastBackUs = nowUs();
+      },
+      () => {
+        storm.failedAttempts++;
+        setTimeout(reopen, reconnectDelayMs());
+      },
+    );
+  };
+  setTimeout(reopen, reconnectDelayMs());
+}
 
 /**
  * Source ports are assigned, not searched for: session i uses address i mod k and port
@@ -25,13 +52,19 @@ const onDrop = () => dropped++;
 const FIRST_PORT = 10_000;
 const LAST_PORT = 32_767;
 
-async function open(command: ConnectionRun, index: number): Promise<{ close(): void }> {
+async function open(
+  command: ConnectionRun,
+  index: number,
+  { reconnect = false } = {},
+): Promise<{ close(): void }> {
   const username = `c${index}`;
   const addresses = command.localAddresses.length;
   const localAddress = command.localAddresses[index % addresses];
   if (command.client === "lean") {
     const port = FIRST_PORT + Math.floor(index / addresses);
-    const options = { localAddress, timeoutMs: command.timeoutMs, onDrop };
+    const options = { localAddress, timeoutMs: command.timeoutMs, onDrop: () => onDrop(index) };
+    // A reconnection lets the kernel pick the port: the assigned one may still be in TIME_WAIT.
+    if (reconnect) return openLeanSession(command.url, username, options);
     try {
       return await openLeanSession(command.url, username, {
         ...options,
@@ -47,10 +80,11 @@ async function open(command: ConnectionRun, index: number): Promise<{ close(): v
     localAddress,
     timeoutMs: command.timeoutMs,
   }).then((socket: Socket) => {
-    socket.on("disconnect", onDrop);
+    const dropped = () => onDrop(index);
+    socket.on("disconnect", dropped);
     return {
       close() {
-        socket.off("disconnect", onDrop);
+        socket.off("disconnect", dropped);
         socket.disconnect();
       },
     };
@@ -105,8 +139,20 @@ async function run(command: ConnectionRun): Promise<void> {
   });
 }
 
+function startStorm(): void {
+  storm.on = true;
+  reply({ type: "storm-armed" });
+  setInterval(() => {
+    const { cut, back, failedAttempts, lastBackUs } = storm;
+    reply({ type: "storm-progress", cut, back, failedAttempts, lastBackUs });
+  }, 250);
+}
+
 process.on("message", (command: ConnectionCommand) => {
-  if (command.type === "run") void run(command);
+  if (command.type === "run") {
+    current = command;
+    void run(command);
+  } else if (command.type === "storm") startStorm();
   else if (command.type === "close") process.exit(0);
 });
 process.on("disconnect", () => process.exit(0));

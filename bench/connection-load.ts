@@ -41,53 +41,75 @@ export interface ConnectionOptions {
 const GENERATOR = path.join(import.meta.dirname, "connection-generator.js");
 const MB = 2 ** 20;
 
+/** Generator processes for `attempted` sessions, and the source addresses they use. */
+export interface Generators {
+  pool: GeneratorPool<ConnectionCommand, ConnectionReply>;
+  count: number;
+  localAddresses: string[];
+}
+
+export function startGenerators(attempted: number, options: ConnectionOptions): Generators {
+  const count = Math.min(attempted, Math.max(2, Math.ceil(attempted / options.perGenerator)));
+  const addressCount = Math.min(250, Math.max(2, Math.ceil(attempted / options.perAddress)));
+  const localAddresses = Array.from({ length: addressCount }, (_, i) => `127.0.0.${i + 2}`);
+  return { pool: new GeneratorPool(GENERATOR, count), count, localAddresses };
+}
+
+/** Opens `attempted` sessions, split over the generators; resolves once each has tried. */
+export async function openSessions(
+  label: string,
+  url: string,
+  attempted: number,
+  generators: Generators,
+  options: ConnectionOptions,
+): Promise<ConnectionDone[]> {
+  const { pool, count, localAddresses } = generators;
+  const startUs = nowUs();
+  for (let g = 0; g < count; g++) {
+    const first = Math.floor((g * attempted) / count);
+    const next = Math.floor(((g + 1) * attempted) / count);
+    pool.send(g, {
+      type: "run",
+      url,
+      first,
+      count: next - first,
+      concurrency: Math.max(1, Math.round(options.concurrency / count)),
+      localAddresses,
+      timeoutMs: options.timeoutMs,
+      client: options.client,
+    });
+  }
+  const known: (ConnectionProgress | undefined)[] = new Array(count);
+  const progress = setInterval(() => {
+    pool.latest<ConnectionProgress>("progress").forEach((p, g) => {
+      if (p) known[g] = p;
+    });
+    const connected = known.reduce((sum, p) => sum + (p?.connected ?? 0), 0);
+    const failed = known.reduce((sum, p) => sum + (p?.failed ?? 0), 0);
+    const seconds = (nowUs() - startUs) / 1e6;
+    options.progress(
+      `${label}: ${connected}/${attempted} logged in, ${failed} failed, ` +
+        `${(connected / seconds).toFixed(0)}/s`,
+    );
+  }, 1000);
+  // Bounded: each session gives up after timeoutMs, `concurrency` at a time.
+  const limitMs = 60_000 + (attempted / options.concurrency + 1) * options.timeoutMs;
+  return pool.collect<ConnectionDone>("done", limitMs).finally(() => clearInterval(progress));
+}
+
 export async function runConnectionLoad(
   id: RunIdentity,
   server: RunningServer,
   attempted: number,
   options: ConnectionOptions,
 ): Promise<ConnectionResult> {
-  const count = Math.min(attempted, Math.max(2, Math.ceil(attempted / options.perGenerator)));
-  const addressCount = Math.min(250, Math.max(2, Math.ceil(attempted / options.perAddress)));
-  const localAddresses = Array.from({ length: addressCount }, (_, i) => `127.0.0.${i + 2}`);
-  const pool = new GeneratorPool<ConnectionCommand, ConnectionReply>(GENERATOR, count);
+  const generators = startGenerators(attempted, options);
   try {
     await sleep(500); // let the idle server settle before its RSS is taken
     const before = sampleTree(server.roots);
     const loadWindow = startLoadWindow();
     const startUs = nowUs();
-    for (let g = 0; g < count; g++) {
-      const first = Math.floor((g * attempted) / count);
-      const next = Math.floor(((g + 1) * attempted) / count);
-      pool.send(g, {
-        type: "run",
-        url: server.url,
-        first,
-        count: next - first,
-        concurrency: Math.max(1, Math.round(options.concurrency / count)),
-        localAddresses,
-        timeoutMs: options.timeoutMs,
-        client: options.client,
-      });
-    }
-    const known: (ConnectionProgress | undefined)[] = new Array(count);
-    const progress = setInterval(() => {
-      pool.latest<ConnectionProgress>("progress").forEach((p, g) => {
-        if (p) known[g] = p;
-      });
-      const connected = known.reduce((sum, p) => sum + (p?.connected ?? 0), 0);
-      const failed = known.reduce((sum, p) => sum + (p?.failed ?? 0), 0);
-      const seconds = (nowUs() - startUs) / 1e6;
-      options.progress(
-        `${id.label}: ${connected}/${attempted} logged in, ${failed} failed, ` +
-          `${(connected / seconds).toFixed(0)}/s`,
-      );
-    }, 1000);
-    // Bounded: each session gives up after timeoutMs, `concurrency` at a time.
-    const limitMs = 60_000 + (attempted / options.concurrency + 1) * options.timeoutMs;
-    const done = await pool.collect<ConnectionDone>("done", limitMs).finally(() => {
-      clearInterval(progress);
-    });
+    const done = await openSessions(id.label, server.url, attempted, generators, options);
     const end = sampleTree(server.roots);
     const serverCpuUs = cpuBetween(before, end);
     const primary = server.roots[0] ?? -1;
@@ -102,9 +124,10 @@ export async function runConnectionLoad(
     result.primaryCpuPerConnectionUs = result.connected > 0 ? primaryCpuUs / result.connected : 0;
     const notes = [...result.notes, ...loadNotes(load)];
     if (!server.alive()) notes.unshift(`the server exited during the run:\n${server.output()}`);
-    return { ...result, ...load, sourceAddresses: addressCount, notes };
+    const sourceAddresses = generators.localAddresses.length;
+    return { ...result, ...load, sourceAddresses, notes };
   } finally {
-    await pool.close();
+    await generators.pool.close();
   }
 }
 

@@ -3,6 +3,8 @@
  *
  * run -> progress* -> done: open `count` logged-in WebSocket sessions, `concurrency` at a time,
  * and keep them open. close: exit (the kernel closes the sockets).
+ * storm -> storm-armed, storm-progress*: from now on, reopen every session that is cut (the
+ * reconnect storm; see storm-load.ts), as a Socket.IO client would.
  */
 export interface ConnectionRun {
   type: "run";
@@ -43,5 +45,21 @@ export interface ConnectionDone {
   cpuCores: number;
 }
 
-export type ConnectionCommand = ConnectionRun | { type: "close" };
-export type ConnectionReply = ConnectionProgress | ConnectionDone;
+export interface StormProgress {
+  type: "storm-progress";
+  /** Sessions cut since the storm command. */
+  cut: number;
+  /** Of those, logged in again. */
+  back: number;
+  /** Reconnection attempts that failed (each is tried again after a pause). */
+  failedAttempts: number;
+  /** Monotonic microseconds of the last session back. */
+  lastBackUs: number;
+}
+
+export type ConnectionCommand = ConnectionRun | { type: "storm" } | { type: "close" };
+export type ConnectionReply =
+  | ConnectionProgress
+  | ConnectionDone
+  | { type: "storm-armed" }
+  | StormProgress;

@@ -8,8 +8,8 @@ import type { Transport } from "./dm-messages.js";
 import { READING_GUIDE, targetsHelp } from "./reading-guide.js";
 import { parseTargets, type Target } from "./targets.js";
 
-export type Scenario = "dm" | "connections" | "presence";
-const SCENARIOS: Scenario[] = ["dm", "connections", "presence"];
+export type Scenario = "dm" | "connections" | "presence" | "storm";
+const SCENARIOS: Scenario[] = ["dm", "connections", "presence", "storm"];
 
 export interface BenchOptions {
   /** Which scenarios run, in order. */
@@ -117,7 +117,9 @@ export function parseOptions(argv: string[]): BenchOptions {
       new Option(
         "--scenarios <list>",
         "dm (direct messages at a fixed rate), connections (opening many sessions), " +
-          "presence (watchers, users logging in and out; chat-server targets only)",
+          "presence (watchers, users logging in and out; chat-server targets only), " +
+          "storm (--connections sessions, every worker killed at once, all reconnect; " +
+          "chat-server targets only)",
       )
         .default(list(scenario)(DEFAULTS.scenarios), DEFAULTS.scenarios)
         .argParser(list(scenario)),

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
-import { runConnectionLoad } from "./connection-load.js";
+import { type ConnectionOptions, runConnectionLoad } from "./connection-load.js";
 import { runDmLoad } from "./dm-load.js";
 import { renderHtml } from "./html-report.js";
 import { type BenchOptions, parseOptions, type Scenario } from "./options.js";
@@ -16,6 +16,7 @@ import { medianRuns } from "./repeat.js";
 import { type RunFailure, renderText } from "./report.js";
 import type { RunIdentity, ScenarioResult } from "./results.js";
 import { startServer } from "./server-process.js";
+import { renderStorm, runStormLoad, type StormResult } from "./storm-load.js";
 import type { Target } from "./targets.js";
 
 const progressLine = createProgressLine();
@@ -46,7 +47,7 @@ interface PlannedRun extends RunIdentity {
 function plan(options: BenchOptions): PlannedRun[] {
   const runs: PlannedRun[] = [];
   for (const scenario of options.scenarios) {
-    if (scenario === "presence") continue; // planned by planPresence
+    if (scenario === "presence" || scenario === "storm") continue; // planned on their own
     for (let round = 0; round < options.repeat; round++) {
       for (const target of options.targets) {
         const counts = target.usesWorkers ? options.workers : [1];
@@ -103,6 +104,45 @@ function planPresence(options: BenchOptions): (RunIdentity & { targetSpec: Targe
   return runs;
 }
 
+/** Reconnect storms: chat-server targets on one host (the baselines do not replace workers). */
+function planStorm(options: BenchOptions): (RunIdentity & { targetSpec: Target })[] {
+  if (!options.scenarios.includes("storm")) return [];
+  return options.targets
+    .filter((target) => target.name.startsWith("chat-server"))
+    .flatMap((target) =>
+      options.workers.map((workers) => ({
+        label: `${target.name} w${workers} storm`,
+        target: target.name,
+        workers,
+        targetSpec: target,
+      })),
+    );
+}
+
+async function runStorm(
+  run: RunIdentity & { targetSpec: Target },
+  options: BenchOptions,
+): Promise<StormResult> {
+  const { targetSpec, ...id } = run;
+  progressLine.show(`${run.label}: starting the server`);
+  const server = await startServer(targetSpec, run.workers, 1, {
+    timeoutMs: 30_000,
+    cpuProfDir: options.cpuProf,
+  });
+  try {
+    const fdLimit = openFilesLimit() ?? 20_000;
+    const cap = targetSpec.maxConnections?.(fdLimit) ?? Number.POSITIVE_INFINITY;
+    return await runStormLoad(
+      id,
+      server,
+      Math.min(options.connections, cap),
+      connectionOptions(options),
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
 async function runPresence(
   run: RunIdentity & { targetSpec: Target },
   options: BenchOptions,
@@ -127,6 +167,18 @@ async function runPresence(
   } finally {
     await server.stop();
   }
+}
+
+function connectionOptions(options: BenchOptions): ConnectionOptions {
+  return {
+    connections: options.connections,
+    concurrency: options.concurrency,
+    perGenerator: 5000,
+    perAddress: 10_000,
+    timeoutMs: 20_000,
+    client: options.connectionClient,
+    progress: progressLine.show,
+  };
 }
 
 async function runOne(run: PlannedRun, options: BenchOptions): Promise<ScenarioResult> {
@@ -159,15 +211,12 @@ async function runOne(run: PlannedRun, options: BenchOptions): Promise<ScenarioR
     }
     const fdLimit = openFilesLimit() ?? 20_000;
     const cap = run.targetSpec.maxConnections?.(fdLimit) ?? Number.POSITIVE_INFINITY;
-    return await runConnectionLoad(id, server, Math.min(options.connections, cap), {
-      connections: options.connections,
-      concurrency: options.concurrency,
-      perGenerator: 5000,
-      perAddress: 10_000,
-      timeoutMs: 20_000,
-      client: options.connectionClient,
-      progress: progressLine.show,
-    });
+    return await runConnectionLoad(
+      id,
+      server,
+      Math.min(options.connections, cap),
+      connectionOptions(options),
+    );
   } finally {
     await server.stop();
   }
@@ -228,6 +277,22 @@ async function main(): Promise<void> {
       progressLine.done(`${run.label}: failed: ${message}`);
     }
   }
+  const storms: StormResult[] = [];
+  for (const run of planStorm(options)) {
+    if (interrupted) break;
+    try {
+      const result = await runStorm(run, options);
+      storms.push(result);
+      progressLine.done(
+        `${run.label}: ${result.back}/${result.cut} back in ${result.seconds.toFixed(1)} s, ` +
+          `${result.failedAttempts} attempts failed`,
+      );
+    } catch (error) {
+      const message = (error as Error).message;
+      failures.push({ scenario: "storm", label: run.label, error: message });
+      progressLine.done(`${run.label}: failed: ${message}`);
+    }
+  }
   const results = medianRuns(runs);
   const machine = {
     cpus: os.cpus().length,
@@ -246,6 +311,7 @@ async function main(): Promise<void> {
       options: { ...rest, targets: targets.map((t) => t.name) },
       results,
       presence,
+      storms,
       failures,
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -254,6 +320,7 @@ async function main(): Promise<void> {
       `\n${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}\n\n` +
         `${renderText(results, failures)}\n\n` +
         (presence.length > 0 ? `${renderPresence(presence)}\n\n` : "") +
+        (storms.length > 0 ? `${renderStorm(storms)}\n\n` : "") +
         `${READING_GUIDE}\n`,
     );
   }
