@@ -19,14 +19,19 @@ let current: ConnectionRun | undefined;
 
 /** The reconnect storm (storm-load.ts): every session cut from now on is opened again. */
 const storm = { on: false, cut: 0, back: 0, failedAttempts: 0, lastBackUs: 0 };
-/** Socket.IO's default reconnection delay: 1 s, randomized by half either way. */
-const reconnectDelayMs = () => 500 + Math.random() * 1000;
+/**
+ * Socket.IO's default reconnection delay before attempt n (1, 2, ...): 1 s doubling up to 5 s,
+ * each randomized by half either way.
+ */
+const reconnectDelayMs = (attempt: number) =>
+  Math.min(1000 * 2 ** (attempt - 1), 5000) * (0.5 + Math.random());
 
 function onDrop(index: number): void {
   dropped++;
   if (!storm.on || !current) return;
   storm.cut++;
   const command = current;
+  let attempt = 1;
   const reopen = () => {
     open(command, index, { reconnect: true }).then(
       (session) => {
@@ -36,11 +41,11 @@ function onDrop(index: number): void {
       },
       () => {
         storm.failedAttempts++;
-        setTimeout(reopen, reconnectDelayMs());
+        setTimeout(reopen, reconnectDelayMs(++attempt));
       },
     );
   };
-  setTimeout(reopen, reconnectDelayMs());
+  setTimeout(reopen, reconnectDelayMs(attempt));
 }
 
 /**

@@ -1,9 +1,9 @@
 /**
  * The reconnect storm (chat-server targets only): `sessions` logged-in WebSocket sessions on one
  * host, then every worker of the host killed with SIGKILL at once, as a crash would. Every
- * session is cut; each client reconnects after Socket.IO's default pause (0.5-1.5 s), and again
- * after another if that attempt fails, and logs in; the host's primary replaces its workers
- * meanwhile. Reports how long until every session is back, the attempts that failed on the way,
+ * session is cut; each client reconnects with Socket.IO's default back-off (1 s doubling up to
+ * 5 s, each randomized by half either way) until it is in, and logs in; the host's primary
+ * replaces its workers meanwhile. Reports how long until every session is back, the attempts that failed on the way,
  * and the server's CPU per session back.
  */
 import { setTimeout as sleep } from "node:timers/promises";
@@ -100,8 +100,8 @@ export function renderStorm(results: StormResult[]): string {
   );
   const notes = results.flatMap((r) => r.notes.map((n) => `  ${r.label}: ${n}`));
   return [
-    "Reconnect storm: every worker of the host killed at once; each client reconnects after",
-    "0.5-1.5 s (again after a failed attempt) and logs in",
+    "Reconnect storm: every worker of the host killed at once; each client reconnects with",
+    "Socket.IO's default back-off (1 s doubling up to 5 s, randomized by half) and logs in",
     "",
     "| run | sessions | cut | back | failed attempts | seconds until all back | server CPU per session back (us) |",
     "| --- | --- | --- | --- | --- | --- | --- |",
