@@ -15,9 +15,11 @@
  * where the senders are), one SPUBLISH per destination worker's channel (its own slot), and the
  * cursors of the recipients a live worker took. Batches overlap there (the next one starts while
  * this one waits for replies) and a batch waits for the slowest node it touches, so each batch
- * issues its SPUBLISHes only after the one before it did, and settles its sends only after the
- * one before it settled: a device gets messages in the order they were stored, whichever nodes
- * each batch went through.
+ * publishes only once the one before it has published (answers included: a delivery that
+ * reached nobody must be queued for retry before a later one can overtake it), and settles its
+ * sends only after the one before it settled; and one slot's stores run in batch order even
+ * when the client retries one (in-turn.ts): a device gets messages in the order they were sent,
+ * whichever nodes each batch went through.
  *
  * The published entries are JSON: `NewMessage` with the delivery's `user` and `except` (the
  * sending session) for a sender's copy; the caller prepares each without its id (`…,"id":"`)
@@ -28,8 +30,9 @@ import type { NewMessage } from "../protocol.js";
 import { defineScript, type RedisClient, type ScriptCall } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
 import { ADVANCE_SCRIPT, COPY_SCRIPT, SEND_BATCH_SCRIPT, STORE_SCRIPT } from "../redis/scripts.js";
-import { groupBySlot, isCluster } from "../redis/slots.js";
+import { groupBySlot, isCluster, keySlot } from "../redis/slots.js";
 import type { Delivery } from "./backend.js";
+import { InTurn } from "./in-turn.js";
 import { type PendingDelivery, PublishRetries } from "./publish-retries.js";
 import { TurnBatcher } from "./turn-batcher.js";
 
@@ -82,6 +85,9 @@ export class RedisSender {
   private readonly advanceScript: ScriptCall;
   /** Cluster: deliveries whose channel could not be reached yet. */
   readonly retries: PublishRetries;
+  /** Cluster: one slot's stores (and senders' copies) run in batch order, even when retried. */
+  private readonly storesInTurn = new InTurn<number>();
+  private readonly copiesInTurn = new InTurn<number>();
   /** Cluster: the last batch issued its SPUBLISHes / settled its sends. */
   private lastPublished: Promise<void> = Promise.resolve();
   private lastSettled: Promise<void> = Promise.resolve();
@@ -225,9 +231,11 @@ export class RedisSender {
     await Promise.all(
       groupBySlot(this.client, batch, (send) => k.inbox(send.to)).map(async (group) => {
         try {
-          const reply = (await this.storeScript(
-            group.flatMap((send) => [k.inbox(send.to), k.presence(send.to)]),
-            [...header, ...group.flatMap((send) => [send.from, send.text, send.sentAt])],
+          const reply = (await this.storesInTurn.run(keySlot(k.inbox(group[0]?.to ?? "")), () =>
+            this.storeScript(
+              group.flatMap((send) => [k.inbox(send.to), k.presence(send.to)]),
+              [...header, ...group.flatMap((send) => [send.from, send.text, send.sentAt])],
+            ),
           )) as [string, number, string[]][];
           group.forEach((send, i) => {
             const [id, here, channels] = reply[i] ?? ["", 0, []];
@@ -257,13 +265,20 @@ export class RedisSender {
         ({ send }) => k.inbox(send.from),
       ).map(async (group) => {
         try {
-          const reply = (await this.copyScript(
-            group.flatMap(({ send }) => [
-              k.inbox(send.from),
-              k.cursor(send.from),
-              k.presence(send.from),
-            ]),
-            [...header, ...group.flatMap(({ send, id }) => [send.to, send.text, send.sentAt, id])],
+          const reply = (await this.copiesInTurn.run(
+            keySlot(k.inbox(group[0]?.send.from ?? "")),
+            () =>
+              this.copyScript(
+                group.flatMap(({ send }) => [
+                  k.inbox(send.from),
+                  k.cursor(send.from),
+                  k.presence(send.from),
+                ]),
+                [
+                  ...header,
+                  ...group.flatMap(({ send, id }) => [send.to, send.text, send.sentAt, id]),
+                ],
+              ),
           )) as [number, string[]][];
           group.forEach(({ send, id }, i) => {
             for (const channel of reply[i]?.[1] ?? []) {
@@ -275,12 +290,12 @@ export class RedisSender {
         }
       }),
     );
-    // 3. One SPUBLISH per destination worker (its channel's shard only), issued after the last
-    // batch's (one connection per node keeps them in that order). A channel that fails (its
-    // shard is failing over) gets them later, in order (PublishRetries).
+    // 3. One SPUBLISH per destination worker (its channel's shard only), once the last batch's
+    // are answered. A channel that fails (its shard is failing over) or reaches nobody gets them
+    // later, in order (PublishRetries), and later batches queue behind them.
     await published;
     const reached = new Set<string>();
-    const publishes = Promise.all(
+    await Promise.all(
       [...outbox].map(async ([channel, deliveries]) => {
         if (!this.retries.has(channel)) {
           const payload = `[${deliveries.map((d) => d.entry).join(",")}]`;
@@ -297,7 +312,6 @@ export class RedisSender {
       }),
     );
     donePublishing();
-    await publishes;
     // 4. The cursors of the recipients a live worker took (newest id per recipient).
     const cursors: [string, string][] = [];
     const outcomes = stored.map(({ send, id, here, channels }) => {
