@@ -17,7 +17,6 @@ import { ConfigError, isMultiHost, type ServerConfig } from "./config.js";
 import { createPrimaryRoutes } from "./http/primary-routes.js";
 import { createLogger } from "./logger.js";
 import { PrimaryMetrics } from "./metrics/primary-metrics.js";
-import { probeRedis } from "./redis/connection.js";
 import { StoreOpenError } from "./store/chat-store.js";
 import { survivesFailedCommits } from "./store/commit-errors.js";
 import { type HeldDirectory, holdDataDirectory } from "./store/data-directory.js";
@@ -179,6 +178,8 @@ function clearDeadWorkersPresence(pool: WorkerPool, keeper: StoreKeeper, logger:
 /** An unreachable Redis at start-up is a user mistake: one line naming the address, exit 1. */
 async function checkRedis(config: ServerConfig): Promise<void> {
   try {
+    // Loaded only here, in multi-host mode: an embedded host never carries the Redis client.
+    const { probeRedis } = await import("./redis/connection.js");
     await probeRedis(
       {
         url: config.redisUrl,

@@ -58,7 +58,7 @@ io.engine.generateId = () => createSessionId(workerId);
 // session: no keep-alive. (Added after Socket.IO, which wraps the listeners present before it.)
 httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
 
-const { backend, embedded, redis } = createBackend(config, workerId, logger);
+const { backend, embedded, redis } = await createBackend(config, workerId, logger);
 const metrics = createWorkerMetrics({
   connectedSockets: () => io.engine.clientsCount,
   loggedInUsers: () => chat.onlineUserCount(),
