@@ -130,12 +130,10 @@ async function runStorm(
     cpuProfDir: options.cpuProf,
   });
   try {
-    const fdLimit = openFilesLimit() ?? 20_000;
-    const cap = targetSpec.maxConnections?.(fdLimit) ?? Number.POSITIVE_INFINITY;
     return await runStormLoad(
       id,
       server,
-      Math.min(options.connections, cap),
+      sessionsFor(targetSpec, options),
       connectionOptions(options),
     );
   } finally {
@@ -167,6 +165,12 @@ async function runPresence(
   } finally {
     await server.stop();
   }
+}
+
+/** Sessions to open: --connections, or fewer where the target is one process (its fd limit). */
+function sessionsFor(target: Target, options: BenchOptions): number {
+  const fdLimit = openFilesLimit() ?? 20_000;
+  return Math.min(options.connections, target.maxConnections?.(fdLimit) ?? Infinity);
 }
 
 function connectionOptions(options: BenchOptions): ConnectionOptions {
@@ -209,12 +213,10 @@ async function runOne(run: PlannedRun, options: BenchOptions): Promise<ScenarioR
         progress: progressLine.show,
       });
     }
-    const fdLimit = openFilesLimit() ?? 20_000;
-    const cap = run.targetSpec.maxConnections?.(fdLimit) ?? Number.POSITIVE_INFINITY;
     return await runConnectionLoad(
       id,
       server,
-      Math.min(options.connections, cap),
+      sessionsFor(run.targetSpec, options),
       connectionOptions(options),
     );
   } finally {
