@@ -36,8 +36,13 @@ export async function scrapeMetrics(url: string): Promise<Map<string, number>> {
   // 429: this address is still over its connection limit (the test's own attack): not yet.
   if (res.status === 429) throw new NotYet("/metrics answered 429");
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return parseMetrics(await res.text());
+}
+
+/** Prometheus text: `name{labels}` to value, comments left out. */
+export function parseMetrics(text: string): Map<string, number> {
   const values = new Map<string, number>();
-  for (const line of (await res.text()).split("\n")) {
+  for (const line of text.split("\n")) {
     if (!line || line.startsWith("#")) continue;
     const space = line.lastIndexOf(" ");
     values.set(line.slice(0, space), Number(line.slice(space + 1)));

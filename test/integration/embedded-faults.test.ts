@@ -6,31 +6,21 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { rmSync, statfsSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { open } from "lmdb";
-import { type ChatServer, CLI, startChatServer, tempDataDir } from "../helpers/chat-server.js";
+import { CLI, startChatServer, tempDataDir } from "../helpers/chat-server.js";
 import {
-  closeAll,
   connectAs,
   replayEverything,
   send,
   uniqueName,
   waitForMessages,
 } from "../helpers/clients.js";
+import { embeddedServersPerTest } from "../helpers/embedded-servers.js";
 import { eventually } from "../helpers/wait.js";
 
 describe("embedded storage: limits and faults", () => {
-  const servers: ChatServer[] = [];
-  afterEach(async () => {
-    closeAll();
-    await Promise.all(servers.splice(0).map((s) => s.stop("SIGKILL")));
-  });
-
-  async function start(dataDir: string, workers = 2): Promise<ChatServer> {
-    const server = await startChatServer({ workers, dataDir, args: ["--rate-limit", "10000"] });
-    servers.push(server);
-    return server;
-  }
+  const { servers, start } = embeddedServersPerTest();
 
   it("a full disk answers UNAVAILABLE and /readyz 503, never a false ok, and recovers by itself", async (t) => {
     const dataDir = tempDataDir();

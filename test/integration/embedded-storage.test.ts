@@ -4,38 +4,23 @@
  * more load than the host can deliver (embedded-faults.test.ts: limits and faults).
  */
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { NewMessage } from "../../src/protocol.js";
+import { tempDataDir, waitForLog } from "../helpers/chat-server.js";
 import {
-  type ChatServer,
-  startChatServer,
-  tempDataDir,
-  waitForLog,
-} from "../helpers/chat-server.js";
-import {
-  closeAll,
   connectAs,
   replayEverything,
   send,
   uniqueName,
   waitForMessages,
 } from "../helpers/clients.js";
+import { embeddedServersPerTest } from "../helpers/embedded-servers.js";
 import { isRunning, waitFor } from "../helpers/wait.js";
 
 const texts = (messages: NewMessage[]) => messages.map((m) => m.message);
 
 describe("embedded storage on disk", () => {
-  const servers: ChatServer[] = [];
-  afterEach(async () => {
-    closeAll();
-    await Promise.all(servers.splice(0).map((s) => s.stop("SIGKILL")));
-  });
-
-  async function start(dataDir: string, workers = 2): Promise<ChatServer> {
-    const server = await startChatServer({ workers, dataDir, args: ["--rate-limit", "10000"] });
-    servers.push(server);
-    return server;
-  }
+  const { servers, start } = embeddedServersPerTest();
 
   it("a stored message survives SIGTERM and a new start; `since` replays across the restart", async () => {
     const dataDir = tempDataDir();

@@ -14,6 +14,7 @@ import {
   waitForMessages,
   workerOf,
 } from "../helpers/clients.js";
+import { parseMetrics } from "../helpers/host-usage.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
 import { type RedisProcess, startRedis } from "../helpers/redis-server.js";
 import { eventually } from "../helpers/wait.js";
@@ -22,13 +23,7 @@ async function scrape(url: string): Promise<Map<string, number>> {
   const res = await fetch(`${url}/metrics`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
-  const values = new Map<string, number>();
-  for (const line of (await res.text()).split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const space = line.lastIndexOf(" ");
-    values.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return values;
+  return parseMetrics(await res.text());
 }
 
 /** The delivery latency histogram is one: cumulative buckets ending at its count, a sum. */
