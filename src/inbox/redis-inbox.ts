@@ -4,10 +4,12 @@
  * sender (`f`), the text (`m`) and the acceptance time (`s`); the copy of one the user sent
  * holds its recipient (`t`) instead of `f`, and the message id in `i` when it could not take
  * that id as its entry id (see redis/scripts.ts). A stream keeps about the newest 1000 entries
- * (`MAXLEN ~`, which trims whole nodes, so never fewer) and expires 7 days after its newest
- * write. Beside it, `<p>:cursor:{user}` holds the id of the newest entry handed to a session
- * of the user (live or replayed) or sent by one: the entries after it are those stored while
- * they were offline.
+ * (`MAXLEN ~`, which trims whole nodes, so never fewer) and expires 7 days (up to 1 hour more,
+ * see inbox-renewals.ts) after its newest write. Beside it, `<p>:cursor:{user}` holds the id of
+ * the newest entry handed to a session of the user (live or replayed): the received entries
+ * after it are those stored while they were offline (copies of sent messages after it are not
+ * replayed by a log in; a session of the user sent them). Data written by earlier versions,
+ * whose copies moved the sender's cursor, reads the same.
  *
  * This file reads inboxes; writing happens in the send script (routing), which must also read
  * presence in the same atomic step.
@@ -16,6 +18,7 @@ import type { NewMessage } from "../protocol.js";
 import { defineScript, type RedisClient, type ScriptCall } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
 import { DRAIN_SCRIPT } from "../redis/scripts.js";
+import { keepMs } from "./inbox-renewals.js";
 
 export interface InboxLimits {
   /** Entries an inbox keeps at least (MAXLEN ~). */
@@ -96,7 +99,7 @@ export class RedisInbox {
   async drain(user: string): Promise<NewMessage[]> {
     const reply = await this.drainScript(
       [this.keys.inbox(user), this.keys.cursor(user)],
-      [this.limits.replayLimit, this.limits.ttlMs],
+      [this.limits.replayLimit, keepMs(this.limits)],
     );
     return decodeEntries(user, reply);
   }

@@ -12,6 +12,7 @@
  * worker's user set has its own, and the registry of workers is one key. Online users are the
  * presence hashes that exist, listed by SCAN on each master.
  */
+import { keepMs } from "../inbox/inbox-renewals.js";
 import { decodeEntries, type InboxLimits } from "../inbox/redis-inbox.js";
 import type { NewMessage } from "../protocol.js";
 import {
@@ -281,7 +282,12 @@ export class RedisPresence {
   private async registerUsers(users: string[]): Promise<NewMessage[][]> {
     const k = this.keys;
     const groups = groupBySlot(this.client, users, (user) => k.presence(user));
-    const args = [this.worker, k.deliver(this.worker), this.limits.replayLimit, this.limits.ttlMs];
+    const args = [
+      this.worker,
+      k.deliver(this.worker),
+      this.limits.replayLimit,
+      keepMs(this.limits),
+    ];
     const [, ...replies] = await Promise.all([
       this.client.sadd(k.workerUsers(this.worker), ...users),
       ...groups.map((group) =>

@@ -40,23 +40,26 @@ end
 `;
 
 /**
- * Lua: `copyToSender(inboxKey, cursorKey, id, to, text, sentAt)` stores the sender's copy of a
- * sent message under the recipient's id, and moves the sender's cursor past it (a sent message
- * counts as seen by its sender). A stream only takes ids above its newest one: when the sender's
- * inbox already holds a newer entry (a message to them stored a moment later, or on a cluster
- * node whose clock runs ahead), the copy takes the next id of that stream and keeps the message
- * id in field `i`, which is what readers report.
+ * Lua: `copyToSender(inboxKey, cursorKey, renew, id, to, text, sentAt)` stores the sender's copy
+ * of a sent message under the recipient's id. A stream only takes ids above its newest one: when
+ * the sender's inbox already holds a newer entry (a message to them stored a moment later, or on
+ * a cluster node whose clock runs ahead), the copy takes the next id of that stream and keeps the
+ * message id in field `i`, which is what readers report. The sender's cursor stays where it is:
+ * a log in never replays a copy (LUA_DRAIN_AFTER_CURSOR skips them), the session that sent it has
+ * seen it. With `renew`, the inbox and the cursor get their expiry (inbox-renewals.ts).
  */
 const LUA_COPY = `
-local function copyToSender(inboxKey, cursorKey, id, to, text, sentAt)
+local function copyToSender(inboxKey, cursorKey, renew, id, to, text, sentAt)
   local stored = redis.pcall('XADD', inboxKey, 'MAXLEN', '~', maxLength, id,
     't', to, 'm', text, 's', sentAt)
   if type(stored) == 'table' and stored.err then
-    stored = redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*',
+    redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*',
       't', to, 'm', text, 's', sentAt, 'i', id)
   end
-  redis.call('PEXPIRE', inboxKey, ttl)
-  redis.call('SET', cursorKey, stored, 'PX', ttl)
+  if renew then
+    redis.call('PEXPIRE', inboxKey, ttl)
+    redis.call('PEXPIRE', cursorKey, ttl)
+  end
 end
 `;
 
@@ -81,8 +84,9 @@ end
 /**
  * One Redis (direct or Sentinel): a whole batch of sends in one step.
  * KEYS per message: recipient inbox, cursor, presence; sender inbox, cursor, presence.
- * ARGV: self, max length, ttl, dead count, dead…, then per message: from, to, text, sentAt,
- * recipient head, sender head (JSON up to the id; empty: no copy for the sender).
+ * ARGV: self, max length, keep (expiry of inboxes and cursors), dead count, dead…, then per
+ * message: from, to, text, sentAt, recipient head, sender head (JSON up to the id; empty: no
+ * copy for the sender), renewals (1: the recipient's inbox, 2: the sender's; inbox-renewals.ts).
  * For each message: XADD to the recipient's inbox (entry id = message id), the sender's copy
  * with the same id, then one PUBLISH per destination channel for the whole batch, then each
  * recipient's cursor moves to the newest id a live worker took. Reply per message: id, flags
@@ -97,20 +101,21 @@ ${LUA_OUTBOX}
 local count = #KEYS / 6
 local ids, routeOf, renewed = {}, {}, {}
 for i = 1, count do
-  local k, a = (i - 1) * 6, argBase + (i - 1) * 6
+  local k, a = (i - 1) * 6, argBase + (i - 1) * 7
   local inboxKey, presenceKey = KEYS[k + 1], KEYS[k + 3]
   local from, to, text, sentAt = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local renew = tonumber(ARGV[a + 7])
   local id = redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*',
     'f', from, 'm', text, 's', sentAt)
-  if not renewed[inboxKey] then
+  if renew % 2 == 1 then
     redis.call('PEXPIRE', inboxKey, ttl)
-    renewed[inboxKey] = true
+    renewed[KEYS[k + 2]] = true
   end
   local route = holders(presenceKey)
   for _, channel in ipairs(route.channels) do append(channel, ARGV[a + 5], id) end
   local copyHead = ARGV[a + 6]
   if copyHead ~= '' then
-    copyToSender(KEYS[k + 4], KEYS[k + 5], id, to, text, sentAt)
+    copyToSender(KEYS[k + 4], KEYS[k + 5], renew >= 2, id, to, text, sentAt)
     for _, channel in ipairs(holders(KEYS[k + 6]).channels) do append(channel, copyHead, id) end
   end
   ids[i], routeOf[i] = id, route
@@ -138,30 +143,31 @@ for i = 1, count do
 end
 for cursorKey, id in pairs(newest) do
   if id then redis.call('SET', cursorKey, id, 'PX', ttl)
-  else redis.call('PEXPIRE', cursorKey, ttl) end
+  elseif renewed[cursorKey] then redis.call('PEXPIRE', cursorKey, ttl) end
 end
 return reply
 `;
 
 /**
  * Cluster, step 1, per slot: stores messages in their recipients' inboxes and reads where the
- * recipients are. KEYS per message: inbox, presence. ARGV: self, max length, ttl, dead count,
- * dead…, then per message: from, text, sentAt. Reply per message: { id, here (0/1), channels }.
+ * recipients are. KEYS per message: inbox, presence, cursor. ARGV: self, max length, keep, dead
+ * count, dead…, then per message: from, text, sentAt, renew (1: renew the inbox and cursor).
+ * Reply per message: { id, here (0/1), channels }.
  */
 export const STORE_SCRIPT = `
 local self, maxLength, ttl = ARGV[1], ARGV[2], ARGV[3]
 ${LUA_DEAD.replaceAll("DEAD_AT", "4")}
 ${LUA_HOLDERS}
-local reply, renewed = {}, {}
-for i = 1, #KEYS / 2 do
-  local inboxKey, a = KEYS[i * 2 - 1], argBase + (i - 1) * 3
+local reply = {}
+for i = 1, #KEYS / 3 do
+  local inboxKey, a = KEYS[i * 3 - 2], argBase + (i - 1) * 4
   local id = redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*',
     'f', ARGV[a + 1], 'm', ARGV[a + 2], 's', ARGV[a + 3])
-  if not renewed[inboxKey] then
+  if ARGV[a + 4] == '1' then
     redis.call('PEXPIRE', inboxKey, ttl)
-    renewed[inboxKey] = true
+    redis.call('PEXPIRE', KEYS[i * 3], ttl)
   end
-  local route = holders(KEYS[i * 2])
+  local route = holders(KEYS[i * 3 - 1])
   reply[i] = { id, route.here and 1 or 0, route.channels }
 end
 return reply
@@ -169,8 +175,8 @@ return reply
 
 /**
  * Cluster, step 2, per slot: the senders' copies. KEYS per message: sender inbox, cursor,
- * presence. ARGV: self, max length, ttl, dead count, dead…, then per message: to, text, sentAt,
- * id. Reply per message: { here (0/1), channels }.
+ * presence. ARGV: self, max length, keep, dead count, dead…, then per message: to, text, sentAt,
+ * id, renew (1: renew the inbox and cursor). Reply per message: { here (0/1), channels }.
  */
 export const COPY_SCRIPT = `
 local self, maxLength, ttl = ARGV[1], ARGV[2], ARGV[3]
@@ -179,8 +185,9 @@ ${LUA_HOLDERS}
 ${LUA_COPY}
 local reply = {}
 for i = 1, #KEYS / 3 do
-  local k, a = (i - 1) * 3, argBase + (i - 1) * 4
-  copyToSender(KEYS[k + 1], KEYS[k + 2], ARGV[a + 4], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
+  local k, a = (i - 1) * 3, argBase + (i - 1) * 5
+  copyToSender(KEYS[k + 1], KEYS[k + 2], ARGV[a + 5] == '1',
+    ARGV[a + 4], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
   local route = holders(KEYS[k + 3])
   reply[i] = { route.here and 1 or 0, route.channels }
 end
@@ -213,17 +220,20 @@ return 0
 `;
 
 /**
- * Lua: the entries after the cursor (the newest `limit` of them, oldest first), and the cursor
- * moved to the newest, in one step, so two sessions logging in at once never both get the same
- * ones. Expects locals `inboxKey`, `cursorKey`, `limit`, `ttl`; leaves `entries`.
+ * Lua: the received entries after the cursor (the newest `limit` entries, oldest first), and the
+ * cursor moved to the newest, in one step, so two sessions logging in at once never both get the
+ * same ones. Senders' copies (first field `t`) are left out: the session that sent one has seen
+ * it. Expects locals `inboxKey`, `cursorKey`, `limit`, `ttl`; leaves `entries`.
  */
 const LUA_DRAIN_AFTER_CURSOR = `
 local cursor = redis.call('GET', cursorKey)
 local newest = redis.call('XREVRANGE', inboxKey, '+', cursor and ('(' .. cursor) or '-', 'COUNT', limit)
 local entries = {}
-for i = #newest, 1, -1 do entries[#entries + 1] = newest[i] end
-if #entries > 0 then
-  redis.call('SET', cursorKey, entries[#entries][1], 'PX', ttl)
+for i = #newest, 1, -1 do
+  if newest[i][2][1] ~= 't' then entries[#entries + 1] = newest[i] end
+end
+if #newest > 0 then
+  redis.call('SET', cursorKey, newest[1][1], 'PX', ttl)
 end
 `;
 

@@ -332,6 +332,8 @@ export class RedisBackend implements Backend {
       });
     }
     this.command.on("ready", () => {
+      // Redis may have lost data while away: renew every inbox at its next write.
+      this.sender.renewals.forget();
       this.heartbeatOk = true;
       this.update();
     });

@@ -25,6 +25,7 @@
  * sending session) for a sender's copy; the caller prepares each without its id (`…,"id":"`)
  * and the id is appended.
  */
+import { InboxRenewals, keepMs } from "../inbox/inbox-renewals.js";
 import type { InboxLimits } from "../inbox/redis-inbox.js";
 import type { NewMessage } from "../protocol.js";
 import { defineScript, type RedisClient, type ScriptCall } from "../redis/connection.js";
@@ -91,6 +92,9 @@ export class RedisSender {
   /** Cluster: the last batch issued its SPUBLISHes / settled its sends. */
   private lastPublished: Promise<void> = Promise.resolve();
   private lastSettled: Promise<void> = Promise.resolve();
+  /** Which inboxes this worker renewed lately (their expiry is not set on every write). */
+  readonly renewals: InboxRenewals;
+  private readonly keepMs: number;
 
   constructor(
     private readonly client: RedisClient,
@@ -102,6 +106,8 @@ export class RedisSender {
     private readonly deadWorkers: () => readonly string[],
     private readonly logger: { warn(obj: object, msg?: string): void },
   ) {
+    this.renewals = new InboxRenewals(limits);
+    this.keepMs = keepMs(limits);
     this.sendScript = defineScript(client, "chatSendBatch", "any", SEND_BATCH_SCRIPT);
     this.storeScript = defineScript(client, "chatSendStore", "any", STORE_SCRIPT);
     this.copyScript = defineScript(client, "chatSendCopy", "any", COPY_SCRIPT);
@@ -132,7 +138,7 @@ export class RedisSender {
       groupBySlot(this.client, [...newest], ([to]) => k.cursor(to)).map((group) =>
         this.advanceScript(
           group.map(([to]) => k.cursor(to)),
-          [this.limits.ttlMs, ...group.map(([, id]) => id)],
+          [this.keepMs, ...group.map(([, id]) => id)],
         ),
       ),
     );
@@ -168,7 +174,10 @@ export class RedisSender {
       const { from, to, text, sentAt } = send;
       keys.push(k.inbox(to), k.cursor(to), k.presence(to));
       keys.push(k.inbox(from), k.cursor(from), k.presence(from));
-      args.push(from, to, text, sentAt, recipientHead(send), copyHead(send));
+      const copy = copyHead(send);
+      const renew =
+        (this.renewals.due(to) ? 1 : 0) + (copy !== "" && this.renewals.due(from) ? 2 : 0);
+      args.push(from, to, text, sentAt, recipientHead(send), copy, renew);
     }
     this.sendScript(keys, args).then(
       (reply) => {
@@ -184,6 +193,7 @@ export class RedisSender {
         });
       },
       (error: unknown) => {
+        this.renewals.forget();
         for (const send of batch) send.reject(error);
       },
     );
@@ -192,7 +202,7 @@ export class RedisSender {
   /** ARGV every send script starts with: this worker, max length, ttl, the dead workers. */
   private header(): (string | number)[] {
     const dead = this.deadWorkers();
-    return [this.worker, this.limits.maxLength, this.limits.ttlMs, dead.length, ...dead];
+    return [this.worker, this.limits.maxLength, this.keepMs, dead.length, ...dead];
   }
 
   /** One cluster batch, in turn with the batches before it (see the top of this file). */
@@ -233,8 +243,16 @@ export class RedisSender {
         try {
           const reply = (await this.storesInTurn.run(keySlot(k.inbox(group[0]?.to ?? "")), () =>
             this.storeScript(
-              group.flatMap((send) => [k.inbox(send.to), k.presence(send.to)]),
-              [...header, ...group.flatMap((send) => [send.from, send.text, send.sentAt])],
+              group.flatMap((send) => [k.inbox(send.to), k.presence(send.to), k.cursor(send.to)]),
+              [
+                ...header,
+                ...group.flatMap((send) => [
+                  send.from,
+                  send.text,
+                  send.sentAt,
+                  this.renewals.due(send.to) ? 1 : 0,
+                ]),
+              ],
             ),
           )) as [string, number, string[]][];
           group.forEach((send, i) => {
@@ -242,6 +260,7 @@ export class RedisSender {
             stored.push({ send, id: String(id), here: here === 1, channels });
           });
         } catch (error) {
+          this.renewals.forget();
           for (const send of group) send.reject(error);
         }
       }),
@@ -276,7 +295,13 @@ export class RedisSender {
                 ]),
                 [
                   ...header,
-                  ...group.flatMap(({ send, id }) => [send.to, send.text, send.sentAt, id]),
+                  ...group.flatMap(({ send, id }) => [
+                    send.to,
+                    send.text,
+                    send.sentAt,
+                    id,
+                    this.renewals.due(send.from) ? 1 : 0,
+                  ]),
                 ],
               ),
           )) as [number, string[]][];
@@ -286,6 +311,7 @@ export class RedisSender {
             }
           });
         } catch (error) {
+          this.renewals.forget();
           this.logger.warn({ err: (error as Error).message }, "storing senders' copies failed");
         }
       }),
