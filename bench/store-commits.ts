@@ -9,7 +9,7 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +21,17 @@ interface WriterResult {
   messages: number;
   seconds: number;
   cpuUs: number;
+  /** Bytes this process handed to write calls (LMDB writes whole pages): a repeatable figure. */
+  writtenBytes: number;
+}
+
+/** Bytes written by this process so far (`wchar` of /proc/self/io; 0 where there is none). */
+function bytesWritten(): number {
+  try {
+    return Number(/^wchar: (\d+)$/m.exec(readFileSync("/proc/self/io", "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 const TEXT = "a message of about sixty-four bytes, as chat messages often are.";
@@ -31,6 +42,7 @@ async function writer(file: string, messages: number, batch: number, sync: boole
   const users = 10_000;
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
+  const writtenBefore = bytesWritten();
   let sent = 0;
   const inFlight: Promise<unknown>[] = [];
   while (sent < messages) {
@@ -62,6 +74,7 @@ async function writer(file: string, messages: number, batch: number, sync: boole
     messages,
     seconds: (performance.now() - started) / 1000,
     cpuUs: cpu.user + cpu.system,
+    writtenBytes: bytesWritten() - writtenBefore,
   };
   await store.close();
   return result;
@@ -113,8 +126,10 @@ async function main(): Promise<void> {
   const messages = arg("--messages", 100_000);
   const batch = arg("--batch", 64);
   console.log(`embedded store: ${messages} messages per writer, ${batch} per transaction`);
-  console.log("| writers | acks after | messages/s per writer | CPU per message (us) |");
-  console.log("| --- | --- | --- | --- |");
+  console.log(
+    "| writers | acks after | messages/s per writer | CPU per message (us) | written per message (KB) |",
+  );
+  console.log("| --- | --- | --- | --- | --- |");
   for (const [processes, sync] of [
     [1, false],
     [2, false],
@@ -128,8 +143,10 @@ async function main(): Promise<void> {
     );
     const rate = results.reduce((sum, r) => sum + r.messages / r.seconds, 0) / results.length;
     const cpu = results.reduce((sum, r) => sum + r.cpuUs / r.messages, 0) / results.length;
+    const written =
+      results.reduce((sum, r) => sum + r.writtenBytes / r.messages, 0) / results.length / 1024;
     console.log(
-      `| ${processes} | ${sync ? "flush (--sync-acks)" : "commit (default)"} | ${Math.round(rate)} | ${cpu.toFixed(1)} |`,
+      `| ${processes} | ${sync ? "flush (--sync-acks)" : "commit (default)"} | ${Math.round(rate)} | ${cpu.toFixed(1)} | ${written.toFixed(1)} |`,
     );
   }
 }

@@ -50,6 +50,7 @@ export async function createBackend(
     file: process.env.CHAT_STORE_FILE ?? "",
     maxBytes: config.maxDataMb * 1024 * 1024,
   });
+  store.requireFormat();
   const mesh = new PeerMesh(
     workerId,
     process.env.CHAT_PEER_DIR ?? os.tmpdir(),

@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import type { NewMessage } from "../protocol.js";
 import type { ChatStore, StoredMessage } from "../store/chat-store.js";
 import {
+  compareIds,
   type Id,
   INBOX_LIMITS,
   type InboxLimits,
@@ -22,6 +23,8 @@ import {
   idText,
   parseId,
   readAfter,
+  readRecord,
+  writeRecord,
 } from "../store/inbox-records.js";
 import { addPair, listUsers, removePair, workersOf } from "../store/presence-records.js";
 import {
@@ -161,7 +164,7 @@ export class EmbeddedBackend implements Backend {
         const wasOnline = workersOf(this.store.presence, user).length > 0;
         addPair(this.store.presence, user, this.self);
         return {
-          tip: this.store.users.get(user)?.tip ?? null,
+          tip: readRecord(this.store, user)?.tip ?? null,
           unseen: this.takeUnseen(user),
           watchers: wasOnline ? [] : workersOf(this.store.watches, user),
         };
@@ -186,12 +189,12 @@ export class EmbeddedBackend implements Backend {
 
   /** In a write transaction: `user`'s messages no session has seen; they count as seen now. */
   private takeUnseen(user: string): NewMessage[] {
-    const record = this.store.users.get(user);
+    const record = readRecord(this.store, user);
     if (!record) return [];
     const entries = readAfter(this.store, user, record.cursor, this.limits.maxPerUser);
-    if (record.cursor !== record.tip) {
+    if (compareIds(record.cursor, record.tip) !== 0) {
       record.cursor = record.tip;
-      this.store.users.put(user, record);
+      writeRecord(this.store, user, record);
     }
     return entries.map((entry) => entry.message);
   }

@@ -14,15 +14,24 @@
 import { statSync } from "node:fs";
 import { type Database, open, type RootDatabase } from "lmdb";
 import { CommitWindow } from "./commit-window.js";
+import type { PairTable } from "./presence-records.js";
 
-/** Bumped when the layout changes; a server refuses data written by a newer one. */
-export const STORE_FORMAT = 1;
+/**
+ * Bumped when the layout changes; a server refuses data written by a newer one, and its primary
+ * upgrades data written by an older one at start (`format-upgrade.ts`). 2: user records moved
+ * from their own table into the inbox table, next to each user's messages; presence one key per
+ * user.
+ */
+export const STORE_FORMAT = 2;
 export const STORE_FILE = "chat.mdb";
 /** Under load, the writes of this many milliseconds share one commit (`commit-window.ts`). */
 export const COMMIT_WINDOW_MS = 5;
 
 /** [user, ms, seq] -> a stored message. */
 export type MessageKey = [string, number, number];
+/** [user, RECORD] -> that user's record, packed (`inbox-records.ts`). */
+export type RecordKey = [string, number];
+export type PackedRecord = [UserRecord["tip"], UserRecord["cursor"], number];
 /** A message as stored: from, to, text, sentAt, and the sending session (sender's copy only). */
 export type StoredMessage = [string, string, string, number, string?];
 /** Per user: newest id in the inbox, id up to which a session was handed messages, count. */
@@ -46,13 +55,14 @@ export interface ChatStoreOptions {
 
 export class ChatStore {
   readonly root: RootDatabase;
-  /** Every kept message of every inbox, by [user, ms, seq]. */
-  readonly messages: Database<StoredMessage, MessageKey>;
-  readonly users: Database<UserRecord, string>;
-  /** ["u", user, worker] and ["w", worker, user]: who is online on which worker of this host. */
-  readonly presence: Database<1, [string, string | number, string | number]>;
+  /** Every inbox: each kept message by [user, ms, seq], and each user's record after them. */
+  readonly messages: Database<StoredMessage | PackedRecord, MessageKey | RecordKey>;
+  /** Format 1's table of user records, read once by the upgrade to format 2, then empty. */
+  readonly formatOneUsers: Database<UserRecord, string>;
+  /** ["u", user] -> workers, and ["w", worker, user]: who is online on which worker of this host. */
+  readonly presence: PairTable;
   /** Same shape as presence: which worker watches which user (presence subscriptions). */
-  readonly watches: Database<1, [string, string | number, string | number]>;
+  readonly watches: PairTable;
   /** Format version and the last message id handed out. */
   readonly meta: Database<unknown, string>;
 
@@ -74,7 +84,7 @@ export class ChatStore {
         encoding: "msgpack",
       });
       this.messages = this.root.openDB({ name: "messages" });
-      this.users = this.root.openDB({ name: "users" });
+      this.formatOneUsers = this.root.openDB({ name: "users" });
       this.presence = this.root.openDB({ name: "presence" });
       this.watches = this.root.openDB({ name: "watches" });
       this.meta = this.root.openDB({ name: "meta" });
@@ -85,18 +95,33 @@ export class ChatStore {
   }
 
   /**
-   * Checks the format version, writing it into a new database. Rejects data written by a newer
-   * version of chat-server.
+   * Checks the format version, writing it into a new database, and returns it. Rejects data
+   * written by a newer version of chat-server.
    */
-  async checkFormat(): Promise<void> {
+  async checkFormat(): Promise<number> {
     const found = await this.meta.transaction(() => {
       const format = this.meta.get("format");
       if (format === undefined) this.meta.put("format", STORE_FORMAT);
-      return format;
+      return format ?? STORE_FORMAT;
     });
-    if (found !== undefined && (typeof found !== "number" || found > STORE_FORMAT)) {
+    if (typeof found !== "number" || found > STORE_FORMAT) {
       throw new StoreOpenError(
         `${this.file} was written by a newer chat-server (format ${String(found)}; this one reads up to ${STORE_FORMAT})`,
+      );
+    }
+    return found;
+  }
+
+  /**
+   * A worker's check: the data is in this version's format (the primary upgrades it before it
+   * forks workers, so an older format means the primary runs older code: a reload after an
+   * upgrade, which needs a restart instead).
+   */
+  requireFormat(): void {
+    const found = this.meta.get("format");
+    if (found !== STORE_FORMAT) {
+      throw new StoreOpenError(
+        `${this.file} is in format ${String(found)}, this worker needs ${STORE_FORMAT}: restart chat-server (not reload) after an upgrade, so its primary upgrades the data`,
       );
     }
   }
@@ -125,10 +150,9 @@ export class ChatStore {
     this.root.resetReadTxn();
   }
 
-  /** The database file's size on disk, and how many messages it keeps (both copies count). */
-  size(): { fileBytes: number; messages: number } {
-    const stats = this.messages.getStats() as { entryCount?: number };
-    return { fileBytes: statSync(this.file).size, messages: stats.entryCount ?? 0 };
+  /** The database file's size on disk. */
+  fileBytes(): number {
+    return statSync(this.file).size;
   }
 
   async close(): Promise<void> {

@@ -9,10 +9,22 @@
  * in one order). Each inbox also records its newest id (`tip`: a live hand-off carries the
  * previous tip, so a receiver sees a gap and reads it from here) and a cursor: the id up to which
  * a session of the user was handed messages, for a log in without `since`.
+ *
+ * Layout (format 2): one table holds every inbox, keyed [user, ms, seq], and each user's record
+ * under [user, RECORD], which sorts after all of that user's messages. A send therefore writes
+ * the record into the page it appends the message to: with many users, each inbox costs one
+ * dirty page per commit instead of two (one in the inbox, one in a separate table of records).
  */
 import { parseMessageId } from "../inbox/message-id.js";
 import type { NewMessage } from "../protocol.js";
-import type { ChatStore, MessageKey, StoredMessage, UserRecord } from "./chat-store.js";
+import type {
+  ChatStore,
+  MessageKey,
+  PackedRecord,
+  RecordKey,
+  StoredMessage,
+  UserRecord,
+} from "./chat-store.js";
 
 export interface InboxLimits {
   /** Messages kept per user (both directions); the oldest go first. */
@@ -28,7 +40,8 @@ export const INBOX_LIMITS: Readonly<InboxLimits> = Object.freeze({
 
 /** Trimming waits for this many extra messages, so a busy inbox is not trimmed on every write. */
 const TRIM_SLACK = 64;
-const END = Number.MAX_SAFE_INTEGER;
+/** Second part of a record's key: past every message id, so the record sits after the messages. */
+export const RECORD = Number.MAX_SAFE_INTEGER;
 
 export type Id = [number, number];
 
@@ -39,16 +52,54 @@ export function storedBytes(value: StoredMessage): number {
   );
 }
 
-/** The running total of `storedBytes` over every kept message (meta key "bytes"). */
-function addBytes(store: ChatStore, delta: number): void {
-  store.meta.put(
-    "bytes",
-    Math.max(0, ((store.meta.get("bytes") as number | undefined) ?? 0) + delta),
-  );
+/**
+ * Running totals over every kept message: their `storedBytes` (meta key "bytes") and how many
+ * there are (meta key "messages"; records share the table, so its entry count is not it).
+ */
+function addKept(store: ChatStore, messages: number, bytes: number): void {
+  store.meta.put("bytes", Math.max(0, keptBytes(store) + bytes));
+  store.meta.put("messages", Math.max(0, keptMessages(store) + messages));
 }
 
 export function keptBytes(store: ChatStore): number {
   return (store.meta.get("bytes") as number | undefined) ?? 0;
+}
+
+export function keptMessages(store: ChatStore): number {
+  return (store.meta.get("messages") as number | undefined) ?? 0;
+}
+
+function recordKey(owner: string): RecordKey {
+  return [owner, RECORD];
+}
+
+/** `owner`'s record, if the user has kept messages. */
+export function readRecord(store: ChatStore, owner: string): UserRecord | undefined {
+  const packed = store.messages.get(recordKey(owner)) as PackedRecord | undefined;
+  return packed && { tip: packed[0], cursor: packed[1], count: packed[2] };
+}
+
+export function writeRecord(store: ChatStore, owner: string, record: UserRecord): void {
+  store.messages.put(recordKey(owner), [record.tip, record.cursor, record.count]);
+}
+
+/** Users with kept messages after `after` (or from the first), in name order, at most `limit`. */
+export function usersWithInboxes(store: ChatStore, after: string | undefined, limit: number) {
+  const users: string[] = [];
+  let start: MessageKey | RecordKey | undefined =
+    after === undefined ? undefined : recordKey(after);
+  while (users.length < limit) {
+    const [key] = [
+      ...store.messages.getKeys(
+        start === undefined ? { limit: 1 } : { start, exclusiveStart: true, limit: 1 },
+      ),
+    ];
+    if (!key) break;
+    users.push(key[0]);
+    // Past this user's messages and record in one seek.
+    start = recordKey(key[0]);
+  }
+  return users;
 }
 
 export function idText(id: Id): string {
@@ -83,6 +134,8 @@ export class InboxWriter {
   /** Bytes kept, before this batch and with it. */
   private readonly bytesBefore: number;
   bytes: number;
+  /** Messages added (less those trimmed) by this batch. */
+  private added = 0;
 
   constructor(
     private readonly store: ChatStore,
@@ -103,7 +156,11 @@ export class InboxWriter {
   user(name: string): UserRecord {
     const cached = this.users.get(name);
     if (cached) return cached;
-    const record: UserRecord = this.store.users.get(name) ?? { tip: null, cursor: null, count: 0 };
+    const record: UserRecord = readRecord(this.store, name) ?? {
+      tip: null,
+      cursor: null,
+      count: 0,
+    };
     this.users.set(name, record);
     return record;
   }
@@ -114,6 +171,7 @@ export class InboxWriter {
     const previous = record.tip;
     this.store.messages.put([owner, id[0], id[1]], value);
     this.bytes += storedBytes(value);
+    this.added++;
     record.tip = id;
     record.count++;
     if (seen) record.cursor = id;
@@ -123,9 +181,9 @@ export class InboxWriter {
 
   /** Writes back every record touched and the id counter. */
   finish(): void {
-    for (const [name, record] of this.users) this.store.users.put(name, record);
+    for (const [name, record] of this.users) writeRecord(this.store, name, record);
     this.store.meta.put("lastId", this.last);
-    if (this.bytes !== this.bytesBefore) addBytes(this.store, this.bytes - this.bytesBefore);
+    if (this.added !== 0) addKept(this.store, this.added, this.bytes - this.bytesBefore);
   }
 
   private trim(owner: string, record: UserRecord): void {
@@ -133,22 +191,21 @@ export class InboxWriter {
     const entries = [...this.store.messages.getRange({ ...range(owner, null), limit: excess })];
     for (const { key, value } of entries) {
       this.store.messages.remove(key);
-      this.bytes -= storedBytes(value);
+      this.bytes -= storedBytes(value as StoredMessage);
     }
+    this.added -= entries.length;
     record.count -= entries.length;
   }
 }
 
-/** [user, ms, seq] keys strictly after `after` (or from the start). */
+/** `owner`'s message keys strictly after `after` (or from the first), the record left out. */
 function range(
   owner: string,
   after: Id | null,
-): { start: MessageKey; end: MessageKey } & {
-  exclusiveStart: boolean;
-} {
+): { start: MessageKey; end: RecordKey; exclusiveStart: boolean } {
   return {
     start: after ? [owner, after[0], after[1]] : [owner, -1, -1],
-    end: [owner, END, END],
+    end: recordKey(owner),
     exclusiveStart: after !== null,
   };
 }
@@ -160,16 +217,18 @@ export function readAfter(
   after: Id | null,
   limit: number,
 ): { message: NewMessage; session: string | undefined }[] {
+  // Newest first, from just before the record; `end` is exclusive, so `after` is left out.
   const newestFirst = store.messages.getRange({
-    start: [owner, END, END],
+    start: recordKey(owner),
+    exclusiveStart: true,
     end: after ? [owner, after[0], after[1]] : [owner, -1, -1],
     reverse: true,
     limit,
   });
   const out: { message: NewMessage; session: string | undefined }[] = [];
   for (const { key, value } of newestFirst) {
-    if (after && key[1] === after[0] && key[2] === after[1]) continue;
-    out.push({ message: toMessage(key, value), session: value[4] });
+    const message = value as StoredMessage;
+    out.push({ message: toMessage(key as MessageKey, message), session: message[4] });
   }
   return out.reverse();
 }
@@ -179,7 +238,7 @@ export function readAfter(
  * Ids start with the millisecond they were stored in, so expired ones come first.
  */
 export function dropExpired(store: ChatStore, owner: string, cutoff: number): number {
-  const record = store.users.get(owner);
+  const record = readRecord(store, owner);
   if (!record) return 0;
   const entries = [
     ...store.messages.getRange({ start: [owner, -1, -1], end: [owner, cutoff, -1] }),
@@ -187,11 +246,11 @@ export function dropExpired(store: ChatStore, owner: string, cutoff: number): nu
   let bytes = 0;
   for (const { key, value } of entries) {
     store.messages.remove(key);
-    bytes += storedBytes(value);
+    bytes += storedBytes(value as StoredMessage);
   }
-  if (bytes > 0) addBytes(store, -bytes);
+  if (entries.length > 0) addKept(store, -entries.length, -bytes);
   record.count -= entries.length;
-  if (record.count <= 0) store.users.remove(owner);
-  else if (entries.length > 0) store.users.put(owner, record);
+  if (record.count <= 0) store.messages.remove(recordKey(owner));
+  else if (entries.length > 0) writeRecord(store, owner, record);
   return entries.length;
 }

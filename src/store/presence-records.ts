@@ -1,35 +1,39 @@
 /**
- * Who is online on which worker, and which worker watches whom, in the embedded database. Both
- * are kept under two keys per pair: ["u", user, worker] to find a user's workers, and
- * ["w", worker, user] to find (and remove) a worker's users when it dies. Being in the same
- * database as the inboxes, presence is read in the transaction that stores a message: a log in
- * either committed before that transaction (and gets the message live) or after (and finds it
- * in the inbox); nothing falls between.
+ * Who is online on which worker, and which worker watches whom, in the embedded database. A pair
+ * (user, worker) is kept under two keys: ["u", user] holds the user's workers, so the send path
+ * finds them with one read, and ["w", worker, user] finds (and removes) a worker's users when it
+ * dies. Being in the same database as the inboxes, presence is read in the transaction that
+ * stores a message: a log in either committed before that transaction (and gets the message
+ * live) or after (and finds it in the inbox); nothing falls between.
  */
 import type { Database } from "lmdb";
 
-type PairKey = [string, string | number, string | number];
-export type PairTable = Database<1, PairKey>;
+type UserKey = [string, string];
+type WorkerKey = [string, number, string];
+export type PairTable = Database<number[] | 1, UserKey | WorkerKey>;
 
 const LAST = "\uffff";
-const MAX_WORKER = Number.MAX_SAFE_INTEGER;
 
 /** The workers holding `user` (online there) or watching `user`, by worker id. */
 export function workersOf(table: PairTable, user: string): number[] {
-  const workers: number[] = [];
-  for (const key of table.getKeys({ start: ["u", user, -1], end: ["u", user, MAX_WORKER] })) {
-    workers.push(key[2] as number);
-  }
-  return workers;
+  return (table.get(["u", user]) as number[] | undefined) ?? [];
 }
 
 export function addPair(table: PairTable, user: string, worker: number): void {
-  table.put(["u", user, worker], 1);
+  const workers = workersOf(table, user);
+  if (!workers.includes(worker)) {
+    table.put(
+      ["u", user],
+      [...workers, worker].sort((a, b) => a - b),
+    );
+  }
   table.put(["w", worker, user], 1);
 }
 
 export function removePair(table: PairTable, user: string, worker: number): void {
-  table.remove(["u", user, worker]);
+  const workers = workersOf(table, user).filter((w) => w !== worker);
+  if (workers.length === 0) table.remove(["u", user]);
+  else table.put(["u", user], workers);
   table.remove(["w", worker, user]);
 }
 
@@ -46,14 +50,8 @@ export function removeWorker(table: PairTable, worker: number): string[] {
 /** Users with at least one pair, sorted, at most `limit`. */
 export function listUsers(table: PairTable, limit: number): string[] {
   const users: string[] = [];
-  let start: PairKey = ["u", "", -1];
-  while (users.length < limit) {
-    const [key] = [...table.getKeys({ start, end: ["u", LAST, MAX_WORKER], limit: 1 })];
-    if (!key) break;
-    const user = key[1] as string;
-    users.push(user);
-    // Skip the user's other workers in one seek.
-    start = ["u", user, MAX_WORKER];
+  for (const key of table.getKeys({ start: ["u", ""], end: ["u", LAST], limit })) {
+    users.push(key[1] as string);
   }
   return users;
 }

@@ -6,7 +6,14 @@
  */
 import type { Logger } from "pino";
 import { ChatStore } from "./chat-store.js";
-import { dropExpired, INBOX_LIMITS, type InboxLimits } from "./inbox-records.js";
+import { upgradeFormat } from "./format-upgrade.js";
+import {
+  dropExpired,
+  INBOX_LIMITS,
+  type InboxLimits,
+  keptMessages,
+  usersWithInboxes,
+} from "./inbox-records.js";
 import { clearPairs, removeWorker, workersOf } from "./presence-records.js";
 
 /** How often expired messages are removed. */
@@ -34,9 +41,12 @@ export class StoreKeeper {
     this.limits = options.limits ?? INBOX_LIMITS;
   }
 
-  /** Checks the format and clears presence of an earlier run (its workers are all gone). */
+  /**
+   * Checks the format (upgrading data of an older one) and clears presence of an earlier run
+   * (its workers are all gone).
+   */
   async open(): Promise<void> {
-    await this.store.checkFormat();
+    await upgradeFormat(this.store, await this.store.checkFormat());
     await this.store.transaction(() => {
       clearPairs(this.store.presence);
       clearPairs(this.store.watches);
@@ -75,12 +85,7 @@ export class StoreKeeper {
     try {
       let after: string | undefined;
       for (;;) {
-        const users = [
-          ...this.store.users.getKeys({
-            ...(after === undefined ? {} : { start: after, exclusiveStart: true }),
-            limit: SWEEP_CHUNK,
-          }),
-        ];
+        const users = usersWithInboxes(this.store, after, SWEEP_CHUNK);
         if (users.length === 0) break;
         removed += await this.store.transaction(() =>
           users.reduce((sum, user) => sum + dropExpired(this.store, user, cutoff), 0),
@@ -97,8 +102,9 @@ export class StoreKeeper {
     return removed;
   }
 
+  /** The database file's size on disk, and how many messages it keeps (both copies count). */
   size(): { fileBytes: number; messages: number } {
-    return this.store.size();
+    return { fileBytes: this.store.fileBytes(), messages: keptMessages(this.store) };
   }
 
   async close(): Promise<void> {

@@ -15,16 +15,19 @@ import type { NewMessage } from "../../src/protocol.js";
 import { DeliveryChains } from "../../src/routing/delivery-chains.js";
 import { EmbeddedBackend } from "../../src/routing/embedded-backend.js";
 import { PeerMesh } from "../../src/routing/peer-mesh.js";
-import { ChatStore } from "../../src/store/chat-store.js";
+import { ChatStore, type StoredMessage } from "../../src/store/chat-store.js";
 import {
   compareIds,
   type Id,
   InboxWriter,
   idText,
   keptBytes,
+  keptMessages,
   parseId,
   readAfter,
+  readRecord,
   storedBytes,
+  usersWithInboxes,
 } from "../../src/store/inbox-records.js";
 import { addPair, listUsers, removeWorker, workersOf } from "../../src/store/presence-records.js";
 import { StoreKeeper } from "../../src/store/store-keeper.js";
@@ -113,8 +116,10 @@ describe("inbox records", () => {
     assert.ok(kept.length >= LIMITS.maxPerUser && kept.length < 100, `${kept.length} kept`);
     assert.equal(kept.at(-1)?.message.message, "199");
     // The byte count follows trimming: what the two inboxes keep, no more.
-    const left = [...store.messages.getRange({})].reduce((sum, e) => sum + storedBytes(e.value), 0);
+    const onDisk = [...store.messages.getRange({})].filter((e) => e.key.length === 3);
+    const left = onDisk.reduce((sum, e) => sum + storedBytes(e.value as StoredMessage), 0);
     assert.equal(keptBytes(store), left);
+    assert.equal(keptMessages(store), onDisk.length);
     assert.deepEqual(
       texts(readAfter(store, "bob", null, 10)),
       Array.from({ length: 10 }, (_, i) => `${190 + i}`),
@@ -183,6 +188,49 @@ describe("presence records", () => {
   });
 });
 
+describe("format upgrade", () => {
+  it("moves format 1's user records next to their messages, and workers refuse the old format", async () => {
+    const file = storeFile();
+    const t = Date.now();
+    // A database as chat-server wrote it in format 1: records in their own table.
+    const old = openStore(file);
+    await old.transaction(() => {
+      old.meta.put("format", 1);
+      old.meta.put("lastId", [t, 1]);
+      old.messages.put(["bob", t, 0], ["amy", "bob", "first", t]);
+      old.messages.put(["bob", t, 1], ["amy", "bob", "second", t]);
+      old.messages.put(["amy", t, 0], ["amy", "bob", "first", t, "s1"]);
+      old.messages.put(["amy", t, 1], ["amy", "bob", "second", t, "s1"]);
+      old.formatOneUsers.put("bob", { tip: [t, 1], cursor: [t, 0], count: 2 });
+      old.formatOneUsers.put("amy", { tip: [t, 1], cursor: [t, 1], count: 2 });
+    });
+    assert.throws(() => old.requireFormat(), /format 1, this worker needs 2: restart/);
+    await old.close();
+
+    const keeper = new StoreKeeper({
+      file,
+      maxBytes: 256 * 1024 * 1024,
+      logger: pino({ level: "silent" }),
+      limits: LIMITS,
+    });
+    await keeper.open();
+    const { store } = keeper;
+    store.requireFormat();
+    assert.equal(store.meta.get("format"), 2);
+    assert.deepEqual(readRecord(store, "bob"), { tip: [t, 1], cursor: [t, 0], count: 2 });
+    assert.deepEqual(texts(readAfter(store, "bob", [t, 0], 10)), ["second"]);
+    assert.deepEqual(usersWithInboxes(store, undefined, 10), ["amy", "bob"]);
+    assert.equal(keeper.size().messages, 4);
+    assert.equal(store.formatOneUsers.getKeysCount(), 0);
+    // New sends carry on from the old ids and records.
+    const [sent] = await sendAll(store, [["amy", "bob", "third"]], t);
+    assert.equal(sent && idText(sent.id), `${t}-2`);
+    assert.deepEqual(sent?.prevTo, [t, 1]);
+    assert.equal(keeper.size().messages, 6);
+    await keeper.close();
+  });
+});
+
 describe("retention on disk", () => {
   it("the sweep removes expired messages, and rewriting reuses the space they held", async () => {
     const file = storeFile();
@@ -214,7 +262,7 @@ describe("retention on disk", () => {
     // Everything is older than the limit now: the sweep empties the database.
     assert.equal(await keeper.sweep(start + LIMITS.maxAgeMs + 1), 1000);
     assert.equal(keeper.size().messages, 0);
-    assert.equal(store.users.getKeysCount(), 0, "empty inboxes are forgotten");
+    assert.deepEqual(usersWithInboxes(store, undefined, 10), [], "empty inboxes are forgotten");
     // The same amount again fits in the freed pages: the file does not grow by much.
     for (let i = 1; i <= 3; i++) {
       await round(start + i);
