@@ -3,17 +3,24 @@
  * before any worker runs, in one transaction: a crash meanwhile leaves the old format whole.
  *
  * 1 -> 2: each user's record moves from the table "users" into the inbox table, next to the
- * user's messages, and the kept-message count moves into meta (the inbox table's entry count no
- * longer is it). Presence needs nothing: the primary clears it at every start.
+ * user's messages; the last id and the kept bytes join the kept-message count in one meta key
+ * (the inbox table's entry count no longer is that count). Presence needs nothing: the primary
+ * clears it at every start.
  */
 import { type ChatStore, STORE_FORMAT } from "./chat-store.js";
-import { writeRecord } from "./inbox-records.js";
+import { type Id, writeRecord, writeTally } from "./inbox-records.js";
 
 export async function upgradeFormat(store: ChatStore, found: number): Promise<void> {
   if (found === STORE_FORMAT) return;
   await store.transaction(() => {
     const stats = store.messages.getStats() as { entryCount?: number };
-    store.meta.put("messages", stats.entryCount ?? 0);
+    writeTally(store, {
+      last: (store.meta.get("lastId") as Id | undefined) ?? [0, 0],
+      bytes: (store.meta.get("bytes") as number | undefined) ?? 0,
+      messages: stats.entryCount ?? 0,
+    });
+    store.meta.remove("lastId");
+    store.meta.remove("bytes");
     for (const { key, value } of store.formatOneUsers.getRange({})) {
       writeRecord(store, key, value);
       store.formatOneUsers.remove(key);

@@ -53,20 +53,34 @@ export function storedBytes(value: StoredMessage): number {
 }
 
 /**
- * Running totals over every kept message: their `storedBytes` (meta key "bytes") and how many
- * there are (meta key "messages"; records share the table, so its entry count is not it).
+ * The host's tally, one meta key read and written once per batch: the last id handed out, and
+ * over every kept message their `storedBytes` and their number (records share the inbox table,
+ * so its entry count is not it).
  */
-function addKept(store: ChatStore, messages: number, bytes: number): void {
-  store.meta.put("bytes", Math.max(0, keptBytes(store) + bytes));
-  store.meta.put("messages", Math.max(0, keptMessages(store) + messages));
+type PackedTally = [number, number, number, number];
+interface Tally {
+  last: Id;
+  bytes: number;
+  messages: number;
+}
+
+export function readTally(store: ChatStore): Tally {
+  const packed = store.meta.get("tally") as PackedTally | undefined;
+  if (!packed) return { last: [0, 0], bytes: 0, messages: 0 };
+  return { last: [packed[0], packed[1]], bytes: packed[2], messages: packed[3] };
+}
+
+export function writeTally(store: ChatStore, tally: Tally): void {
+  const { last, bytes, messages } = tally;
+  store.meta.put("tally", [last[0], last[1], Math.max(0, bytes), Math.max(0, messages)]);
 }
 
 export function keptBytes(store: ChatStore): number {
-  return (store.meta.get("bytes") as number | undefined) ?? 0;
+  return readTally(store).bytes;
 }
 
 export function keptMessages(store: ChatStore): number {
-  return (store.meta.get("messages") as number | undefined) ?? 0;
+  return readTally(store).messages;
 }
 
 function recordKey(owner: string): RecordKey {
@@ -130,27 +144,25 @@ function toMessage(key: MessageKey, value: StoredMessage): NewMessage {
 /** One batch's view of the records it touches: each read once, each written back once. */
 export class InboxWriter {
   private readonly users = new Map<string, UserRecord>();
-  private last: Id;
-  /** Bytes kept, before this batch and with it. */
-  private readonly bytesBefore: number;
-  bytes: number;
-  /** Messages added (less those trimmed) by this batch. */
-  private added = 0;
+  private readonly tally: Tally;
 
   constructor(
     private readonly store: ChatStore,
     private readonly limits: InboxLimits,
   ) {
-    this.last = (store.meta.get("lastId") as Id | undefined) ?? [0, 0];
-    this.bytesBefore = keptBytes(store);
-    this.bytes = this.bytesBefore;
+    this.tally = readTally(store);
+  }
+
+  /** Bytes kept, with this batch's messages. */
+  get bytes(): number {
+    return this.tally.bytes;
   }
 
   /** The next id: the clock's millisecond, or the last one's if the clock went back. */
   nextId(now: number): Id {
-    const [ms, seq] = this.last;
-    this.last = now > ms ? [now, 0] : [ms, seq + 1];
-    return this.last;
+    const [ms, seq] = this.tally.last;
+    this.tally.last = now > ms ? [now, 0] : [ms, seq + 1];
+    return this.tally.last;
   }
 
   user(name: string): UserRecord {
@@ -170,8 +182,8 @@ export class InboxWriter {
     const record = this.user(owner);
     const previous = record.tip;
     this.store.messages.put([owner, id[0], id[1]], value);
-    this.bytes += storedBytes(value);
-    this.added++;
+    this.tally.bytes += storedBytes(value);
+    this.tally.messages++;
     record.tip = id;
     record.count++;
     if (seen) record.cursor = id;
@@ -182,8 +194,7 @@ export class InboxWriter {
   /** Writes back every record touched and the id counter. */
   finish(): void {
     for (const [name, record] of this.users) writeRecord(this.store, name, record);
-    this.store.meta.put("lastId", this.last);
-    if (this.added !== 0) addKept(this.store, this.added, this.bytes - this.bytesBefore);
+    writeTally(this.store, this.tally);
   }
 
   private trim(owner: string, record: UserRecord): void {
@@ -191,9 +202,9 @@ export class InboxWriter {
     const entries = [...this.store.messages.getRange({ ...range(owner, null), limit: excess })];
     for (const { key, value } of entries) {
       this.store.messages.remove(key);
-      this.bytes -= storedBytes(value as StoredMessage);
+      this.tally.bytes -= storedBytes(value as StoredMessage);
     }
-    this.added -= entries.length;
+    this.tally.messages -= entries.length;
     record.count -= entries.length;
   }
 }
@@ -248,7 +259,14 @@ export function dropExpired(store: ChatStore, owner: string, cutoff: number): nu
     store.messages.remove(key);
     bytes += storedBytes(value as StoredMessage);
   }
-  if (entries.length > 0) addKept(store, -entries.length, -bytes);
+  if (entries.length > 0) {
+    const tally = readTally(store);
+    writeTally(store, {
+      last: tally.last,
+      bytes: tally.bytes - bytes,
+      messages: tally.messages - entries.length,
+    });
+  }
   record.count -= entries.length;
   if (record.count <= 0) store.messages.remove(recordKey(owner));
   else if (entries.length > 0) writeRecord(store, owner, record);

@@ -197,6 +197,7 @@ describe("format upgrade", () => {
     await old.transaction(() => {
       old.meta.put("format", 1);
       old.meta.put("lastId", [t, 1]);
+      old.meta.put("bytes", 400);
       old.messages.put(["bob", t, 0], ["amy", "bob", "first", t]);
       old.messages.put(["bob", t, 1], ["amy", "bob", "second", t]);
       old.messages.put(["amy", t, 0], ["amy", "bob", "first", t, "s1"]);
@@ -221,6 +222,7 @@ describe("format upgrade", () => {
     assert.deepEqual(texts(readAfter(store, "bob", [t, 0], 10)), ["second"]);
     assert.deepEqual(usersWithInboxes(store, undefined, 10), ["amy", "bob"]);
     assert.equal(keeper.size().messages, 4);
+    assert.equal(keptBytes(store), 400);
     assert.equal(store.formatOneUsers.getKeysCount(), 0);
     // New sends carry on from the old ids and records.
     const [sent] = await sendAll(store, [["amy", "bob", "third"]], t);
