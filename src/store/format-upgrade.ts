@@ -10,8 +10,9 @@
 import { type ChatStore, STORE_FORMAT } from "./chat-store.js";
 import { type Id, writeRecord, writeTally } from "./inbox-records.js";
 
-export async function upgradeFormat(store: ChatStore, found: number): Promise<void> {
-  if (found === STORE_FORMAT) return;
+/** Upgrades data of format `found`; returns false when it was already current. */
+export async function upgradeFormat(store: ChatStore, found: number): Promise<boolean> {
+  if (found === STORE_FORMAT) return false;
   await store.transaction(() => {
     const stats = store.messages.getStats() as { entryCount?: number };
     writeTally(store, {
@@ -27,4 +28,5 @@ export async function upgradeFormat(store: ChatStore, found: number): Promise<vo
     }
     store.meta.put("format", STORE_FORMAT);
   });
+  return true;
 }

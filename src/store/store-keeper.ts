@@ -5,7 +5,7 @@
  * now and then, and reports the database's size.
  */
 import type { Logger } from "pino";
-import { ChatStore } from "./chat-store.js";
+import { ChatStore, STORE_FORMAT } from "./chat-store.js";
 import { upgradeFormat } from "./format-upgrade.js";
 import {
   dropExpired,
@@ -46,7 +46,10 @@ export class StoreKeeper {
    * (its workers are all gone).
    */
   async open(): Promise<void> {
-    await upgradeFormat(this.store, await this.store.checkFormat());
+    const found = await this.store.checkFormat();
+    if (await upgradeFormat(this.store, found)) {
+      this.options.logger.info({ from: found, to: STORE_FORMAT }, "data format upgraded");
+    }
     await this.store.transaction(() => {
       clearPairs(this.store.presence);
       clearPairs(this.store.watches);
