@@ -198,6 +198,16 @@ describe("two hosts on a Redis Cluster", () => {
     assert.deepEqual(failed, [], "a send failed while the slot moved");
     const ids = answers.flatMap((answer) => (answer.ok ? [answer.id] : []));
     await waitForMessages(bobClient, (m) => ids.every((id) => m.some((x) => x.id === id)));
+    // Stored once each, in the order sent, whichever way each went (a call per master, or per
+    // slot for what had moved).
+    const inbox = (await to.call("XRANGE", `${prefix}:inbox:{${bob}}`, "-", "+")) as [
+      string,
+      string[],
+    ][];
+    assert.deepEqual(
+      inbox.map(([id]) => id),
+      ids,
+    );
   });
 
   it("every host restarted: stored messages still delivered", async () => {
