@@ -161,6 +161,39 @@ describe("Redis back-end, two hosts on one Redis", () => {
     assert.deepEqual(await a.backend.replay("lara", "0-0"), [away.message, sent.message]);
   });
 
+  test("an inbox left by an earlier version reads the same (its copies moved the cursor)", async () => {
+    const prefix = randomPrefix();
+    const [a] = await twoHosts(prefix);
+    const raw = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await raw.connect();
+      const week = 7 * 24 * 3600 * 1000;
+      const inbox = `${prefix}:inbox:{quinn}`;
+      const cursor = `${prefix}:cursor:{quinn}`;
+      // As earlier versions wrote it: a received message, a copy of a sent one with the cursor
+      // moved to it, both keys expiring 7 days after the last write, then one stored while away.
+      await raw.xadd(inbox, "*", "f", "rita", "m", "received", "s", "1");
+      const copy = (await raw.xadd(inbox, "*", "t", "rita", "m", "sent", "s", "2")) as string;
+      await raw.set(cursor, copy, "PX", week);
+      await raw.pexpire(inbox, week);
+      await raw.xadd(inbox, "*", "f", "rita", "m", "while away", "s", "3");
+      const texts = (messages: { message: string }[]) => messages.map((m) => m.message);
+      assert.deepEqual(texts(await a.login("quinn")), ["while away"]);
+      assert.deepEqual(texts(await a.backend.replay("quinn", "0-0")), [
+        "received",
+        "sent",
+        "while away",
+      ]);
+      await a.backend.send("rita", "quinn", "new");
+      for (const key of [inbox, cursor]) {
+        const ttl = await raw.pttl(key);
+        assert.ok(ttl > week && ttl <= week + 3_600_000, `${key}: ${ttl}`);
+      }
+    } finally {
+      raw.disconnect();
+    }
+  });
+
   test("an inbox written again and again keeps at least 7 days, renewed once per hour", async () => {
     const prefix = randomPrefix();
     const [a, b] = await twoHosts(prefix);
