@@ -13,6 +13,7 @@ import { isMessage, type PrimaryToWorker, type WorkerToPrimary } from "./cluster
 import { createSessionId } from "./cluster/session-id.js";
 import { exitWithStartFailure } from "./cluster/start-failure.js";
 import type { ServerConfig } from "./config.js";
+import { NoRoomsAdapter } from "./http/no-rooms-adapter.js";
 import { oneRequestPerConnection } from "./http/one-request-per-connection.js";
 import { createStaticHandler } from "./http/static-files.js";
 import { createLogger } from "./logger.js";
@@ -51,6 +52,7 @@ const io = new Server<ClientToServerEvents, ServerToClientEvents, object, ChatSo
   {
     maxHttpBufferSize: maxFrameBytes(config.maxMessageBytes),
     cors: corsOption(config.corsOrigin),
+    adapter: NoRoomsAdapter,
   },
 );
 io.engine.generateId = () => createSessionId(workerId);
