@@ -49,6 +49,18 @@ function openStore(file = storeFile()): ChatStore {
 
 const LIMITS = { maxPerUser: 10, maxAgeMs: 60_000 };
 
+/** The primary's keeper on `file`, opened (format checked or upgraded, presence cleared). */
+async function openKeeper(file: string): Promise<StoreKeeper> {
+  const keeper = new StoreKeeper({
+    file,
+    maxBytes: 256 * 1024 * 1024,
+    logger: pino({ level: "silent" }),
+    limits: LIMITS,
+  });
+  await keeper.open();
+  return keeper;
+}
+
 /** Stores `from` -> `to` messages in one transaction, as a worker's batch does. */
 function sendAll(store: ChatStore, items: [string, string, string][], now = Date.now()) {
   return store.transaction(() => {
@@ -208,13 +220,7 @@ describe("format upgrade", () => {
     assert.throws(() => old.requireFormat(), /format 1, this worker needs 2: restart/);
     await old.close();
 
-    const keeper = new StoreKeeper({
-      file,
-      maxBytes: 256 * 1024 * 1024,
-      logger: pino({ level: "silent" }),
-      limits: LIMITS,
-    });
-    await keeper.open();
+    const keeper = await openKeeper(file);
     const { store } = keeper;
     store.requireFormat();
     assert.equal(store.meta.get("format"), 2);
@@ -236,13 +242,7 @@ describe("format upgrade", () => {
 describe("retention on disk", () => {
   it("the sweep removes expired messages, and rewriting reuses the space they held", async () => {
     const file = storeFile();
-    const keeper = new StoreKeeper({
-      file,
-      maxBytes: 256 * 1024 * 1024,
-      logger: pino({ level: "silent" }),
-      limits: LIMITS,
-    });
-    await keeper.open();
+    const keeper = await openKeeper(file);
     const { store } = keeper;
     const text = "x".repeat(2000);
     const round = async (now: number) => {
