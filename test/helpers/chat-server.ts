@@ -53,10 +53,16 @@ export interface ChatServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Temporary data directories, removed when this test process exits (one hook for all). */
+const dataDirectories = new Set<string>();
+process.once("exit", () => {
+  for (const directory of dataDirectories) rmSync(directory, { recursive: true, force: true });
+});
+
 /** A new temporary data directory, removed when this test process exits. */
 export function tempDataDir(): string {
   const directory = mkdtempSync(path.join(os.tmpdir(), "chat-data-test-"));
-  process.once("exit", () => rmSync(directory, { recursive: true, force: true }));
+  dataDirectories.add(directory);
   return directory;
 }
 
