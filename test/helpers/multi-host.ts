@@ -9,7 +9,7 @@ import { type ChatServer, startChatServer } from "./chat-server.js";
 import { isRunning, waitFor } from "./wait.js";
 
 export interface HostOptions {
-  /** `["--redis", url]` or `["--redis-sentinels", list]`. */
+  /** `["--redis", url]`, `["--redis-sentinels", list]` or `["--redis-cluster", seeds]`. */
   redis: string[];
   prefix: string;
   nodeId: string;

@@ -3,7 +3,7 @@
  * workers each, 3 masters + 3 replicas, a fresh key prefix.
  */
 import { Cluster } from "ioredis";
-import { startChatServer } from "../helpers/chat-server.js";
+import { startHost } from "../helpers/multi-host.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
 import { startRedisCluster } from "../helpers/redis-cluster.js";
 import { runContractSuite } from "./contract-suite.js";
@@ -11,20 +11,8 @@ import { runContractSuite } from "./contract-suite.js";
 runContractSuite("multi-host mode, 2 hosts x 2 workers, Redis Cluster", async () => {
   const cluster = await startRedisCluster(3);
   const prefix = randomPrefix();
-  const host = (name: string) =>
-    startChatServer({
-      workers: 2,
-      args: [
-        "--rate-limit",
-        "1000",
-        "--redis-cluster",
-        cluster.seeds,
-        "--redis-prefix",
-        prefix,
-        "--node-id",
-        name,
-      ],
-    });
+  const host = (nodeId: string) =>
+    startHost({ redis: ["--redis-cluster", cluster.seeds], prefix, nodeId });
   const [a, b] = await Promise.all([host("host-a"), host("host-b")]);
   const probe = new Cluster(
     cluster.nodes.map((node) => ({ host: node.host, port: node.port })),

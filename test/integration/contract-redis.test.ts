@@ -3,7 +3,7 @@
  * a fresh key prefix. Clients of one test connect to both hosts.
  */
 import { Redis } from "ioredis";
-import { startChatServer } from "../helpers/chat-server.js";
+import { startHost } from "../helpers/multi-host.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
 import { startRedis } from "../helpers/redis-server.js";
 import { runContractSuite } from "./contract-suite.js";
@@ -11,20 +11,7 @@ import { runContractSuite } from "./contract-suite.js";
 runContractSuite("multi-host mode, 2 hosts x 2 workers, Redis", async () => {
   const redis = await startRedis();
   const prefix = randomPrefix();
-  const host = (name: string) =>
-    startChatServer({
-      workers: 2,
-      args: [
-        "--rate-limit",
-        "1000",
-        "--redis",
-        redis.url,
-        "--redis-prefix",
-        prefix,
-        "--node-id",
-        name,
-      ],
-    });
+  const host = (nodeId: string) => startHost({ redis: ["--redis", redis.url], prefix, nodeId });
   const [a, b] = await Promise.all([host("host-a"), host("host-b")]);
   const probe = new Redis({ host: "127.0.0.1", port: redis.port, lazyConnect: true });
   return {
