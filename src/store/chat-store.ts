@@ -63,7 +63,7 @@ export class ChatStore {
   readonly presence: PairTable;
   /** Same shape as presence: which worker watches which user (presence subscriptions). */
   readonly watches: PairTable;
-  /** Format version and the last message id handed out. */
+  /** Format version, and the tally: the last message id handed out, kept bytes and messages. */
   readonly meta: Database<unknown, string>;
 
   private readonly file: string;

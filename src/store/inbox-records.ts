@@ -64,7 +64,7 @@ interface Tally {
   messages: number;
 }
 
-export function readTally(store: ChatStore): Tally {
+function readTally(store: ChatStore): Tally {
   const packed = store.meta.get("tally") as PackedTally | undefined;
   if (!packed) return { last: [0, 0], bytes: 0, messages: 0 };
   return { last: [packed[0], packed[1]], bytes: packed[2], messages: packed[3] };
@@ -191,7 +191,7 @@ export class InboxWriter {
     return previous;
   }
 
-  /** Writes back every record touched and the id counter. */
+  /** Writes back every record touched and the tally (id counter, kept bytes and messages). */
   finish(): void {
     for (const [name, record] of this.users) writeRecord(this.store, name, record);
     writeTally(this.store, this.tally);
@@ -245,30 +245,35 @@ export function readAfter(
 }
 
 /**
- * Removes `owner`'s messages older than `cutoff` (epoch ms) in this transaction; returns how many.
- * Ids start with the millisecond they were stored in, so expired ones come first.
+ * Removes the messages of `owners` older than `cutoff` (epoch ms) in this transaction, updating
+ * the tally once for all of them; returns how many. Ids start with the millisecond they were
+ * stored in, so expired ones come first.
  */
-export function dropExpired(store: ChatStore, owner: string, cutoff: number): number {
-  const record = readRecord(store, owner);
-  if (!record) return 0;
-  const entries = [
-    ...store.messages.getRange({ start: [owner, -1, -1], end: [owner, cutoff, -1] }),
-  ];
+export function dropExpired(store: ChatStore, owners: string[], cutoff: number): number {
+  let messages = 0;
   let bytes = 0;
-  for (const { key, value } of entries) {
-    store.messages.remove(key);
-    bytes += storedBytes(value as StoredMessage);
+  for (const owner of owners) {
+    const record = readRecord(store, owner);
+    if (!record) continue;
+    const entries = [
+      ...store.messages.getRange({ start: [owner, -1, -1], end: [owner, cutoff, -1] }),
+    ];
+    for (const { key, value } of entries) {
+      store.messages.remove(key);
+      bytes += storedBytes(value as StoredMessage);
+    }
+    messages += entries.length;
+    record.count -= entries.length;
+    if (record.count <= 0) store.messages.remove(recordKey(owner));
+    else if (entries.length > 0) writeRecord(store, owner, record);
   }
-  if (entries.length > 0) {
+  if (messages > 0) {
     const tally = readTally(store);
     writeTally(store, {
       last: tally.last,
       bytes: tally.bytes - bytes,
-      messages: tally.messages - entries.length,
+      messages: tally.messages - messages,
     });
   }
-  record.count -= entries.length;
-  if (record.count <= 0) store.messages.remove(recordKey(owner));
-  else if (entries.length > 0) writeRecord(store, owner, record);
-  return entries.length;
+  return messages;
 }

@@ -90,9 +90,7 @@ export class StoreKeeper {
       for (;;) {
         const users = usersWithInboxes(this.store, after, SWEEP_CHUNK);
         if (users.length === 0) break;
-        removed += await this.store.transaction(() =>
-          users.reduce((sum, user) => sum + dropExpired(this.store, user, cutoff), 0),
-        );
+        removed += await this.store.transaction(() => dropExpired(this.store, users, cutoff));
         after = users.at(-1);
       }
     } catch (error) {
