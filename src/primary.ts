@@ -1,5 +1,6 @@
 /**
- * The primary process: listens, balances connections over the workers with sticky sessions,
+ * The primary process: listens (or, where workers accept themselves, routes what they hand up:
+ * accept-mode.ts), balances connections over the workers with sticky sessions,
  * holds presence and inboxes in embedded mode, answers health and metrics, and coordinates
  * signals (SIGTERM/SIGINT drain, SIGHUP rolling restart).
  */
@@ -8,8 +9,10 @@ import http from "node:http";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
+import { chooseAcceptMode } from "./cluster/accept-mode.js";
 import { AddressLimiter } from "./cluster/address-limiter.js";
 import { forgetDeadWorkersPresence } from "./cluster/dead-worker-presence.js";
+import { FallbackListener } from "./cluster/fallback-listener.js";
 import { createPeerDirectory, removePeerDirectory } from "./cluster/peer-directory.js";
 import { refusedForAddress, StickyBalancer } from "./cluster/sticky-balancer.js";
 import { WorkerPool } from "./cluster/worker-pool.js";
@@ -46,15 +49,15 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
   // workers' peer sockets live in a directory only this user can enter.
   const storage = isMultiHost(config) ? undefined : await openStorage(config, logger);
   const peerDir = storage ? await createPeerDirectory() : undefined;
-  const pool = new WorkerPool(
-    config.workers,
-    {
-      CHAT_SERVER_CONFIG: JSON.stringify(config),
-      CHAT_PEER_DIR: peerDir,
-      CHAT_STORE_FILE: storage?.held.file,
-    },
-    logger,
-  );
+  const acceptMode = chooseAcceptMode();
+  const workerEnv: NodeJS.ProcessEnv = {
+    CHAT_SERVER_CONFIG: JSON.stringify(config),
+    CHAT_PEER_DIR: peerDir,
+    CHAT_STORE_FILE: storage?.held.file,
+    CHAT_ACCEPT_MODE: acceptMode,
+    // CHAT_LISTEN_PORT is added once the port is known (`--port 0` picks one), before any fork.
+  };
+  const pool = new WorkerPool(config.workers, workerEnv, logger);
   pool.on("unstartable", (reason) => {
     logger.fatal({ reason }, "workers keep failing before they are ready; exiting");
     if (peerDir) removePeerDirectory(peerDir);
@@ -80,8 +83,20 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     }),
   );
   const limiter = new AddressLimiter(config.maxConnectionsPerIp);
-  pool.on("message", (worker, message) => {
-    if (message.t === "released") for (const a of message.addresses) limiter.release(a, worker.id);
+  pool.on("message", (worker, message, handle) => {
+    if (message.t === "released") {
+      for (const a of message.addresses) limiter.release(a, worker.id);
+    } else if (message.t === "admit") {
+      const results = message.addresses.map((address) => {
+        const admitted = limiter.admit(address, worker.id);
+        if (!admitted) metrics.limitHit("connections_per_ip");
+        return admitted;
+      });
+      pool.send(worker, { t: "admitted", results });
+    } else if (message.t === "up" && handle instanceof net.Socket) {
+      handle.on("error", () => handle.destroy());
+      balancer.route(handle, Buffer.from(message.head, "latin1"));
+    }
   });
   pool.on("exit", (workerId) => limiter.workerGone(workerId));
   const balancer = new StickyBalancer({
@@ -95,11 +110,14 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
   });
   // TCP_NODELAY is set on the listening side so handed-over sockets keep it in the worker.
   const server = net.createServer({ noDelay: true }, (socket) => balancer.handle(socket));
+  let fallback: FallbackListener | undefined;
   const shutdown = async (): Promise<void> => {
     if (draining) return;
     draining = true;
     const timeoutMs = config.shutdownTimeout * 1000;
     logger.info({ timeoutMs }, "draining");
+    // Listening before the workers leave the port: the load balancer keeps reading 503.
+    await fallback?.need(true);
     const force = setTimeout(() => {
       logger.warn("shutdown timeout reached; exiting");
       process.exit(0);
@@ -123,9 +141,21 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
       (error) => logger.error({ err: error }, "rolling restart failed"),
     );
   });
-  const port = await listen(server, config);
+  const port = await listen(server, config, acceptMode === "workers");
+  workerEnv.CHAT_LISTEN_PORT = String(port);
+  if (acceptMode === "workers") {
+    const listener = new FallbackListener(server, port, config.host, logger);
+    pool.on("change", () => void listener.need(draining || pool.readyCount() === 0));
+    fallback = listener;
+  }
   logger.info(
-    { host: config.host, port, workers: config.workers, mode: storage ? "embedded" : "redis" },
+    {
+      host: config.host,
+      port,
+      workers: config.workers,
+      mode: storage ? "embedded" : "redis",
+      accept: acceptMode,
+    },
     "listening",
   );
 
@@ -199,7 +229,26 @@ async function checkRedis(config: ServerConfig): Promise<void> {
   }
 }
 
-function listen(server: net.Server, config: ServerConfig): Promise<number> {
+/**
+ * Listens on `--host`/`--port`; a one-line `ConfigError` if that is not possible. With
+ * `reusePort` (the workers will listen too) the port is first bound alone, so that a port held
+ * by anyone, another chat-server included, is an error rather than shared.
+ */
+async function listen(
+  server: net.Server,
+  config: ServerConfig,
+  reusePort: boolean,
+): Promise<number> {
+  let port = config.port;
+  if (reusePort) {
+    const probe = net.createServer((socket) => socket.destroy());
+    port = await listenOnce(probe, config, false);
+    await new Promise((resolve) => probe.close(resolve));
+  }
+  return listenOnce(server, { ...config, port }, reusePort);
+}
+
+function listenOnce(server: net.Server, config: ServerConfig, reusePort: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
       const where = `${config.host}:${config.port}`;
@@ -214,7 +263,7 @@ function listen(server: net.Server, config: ServerConfig): Promise<number> {
       reject(new ConfigError(`--port/--host: cannot listen on ${where}: ${why}`));
     });
     // The primary only routes connections; a large backlog absorbs reconnect storms.
-    server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => {
+    server.listen({ port: config.port, host: config.host, backlog: 4096, reusePort }, () => {
       const address = server.address();
       resolve(typeof address === "object" && address ? address.port : config.port);
     });

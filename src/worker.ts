@@ -1,6 +1,7 @@
 /**
- * A Socket.IO worker: an HTTP server that never listens itself (the primary hands it
- * connections), Socket.IO on top, and the chat service wired to a back-end.
+ * A Socket.IO worker: an HTTP server that never listens itself (its connections come from the
+ * primary, or from the worker's own listener on the shared port: accept-mode.ts), Socket.IO on
+ * top, and the chat service wired to a back-end.
  */
 import cluster from "node:cluster";
 import http from "node:http";
@@ -9,9 +10,12 @@ import type { ServerOptions } from "socket.io";
 import { Server } from "socket.io";
 import { createTokenVerifier } from "./chat/auth.js";
 import { ChatService, type ChatSocket } from "./chat/chat-service.js";
+import type { AcceptMode } from "./cluster/accept-mode.js";
+import { AdmissionRequests } from "./cluster/admission-requests.js";
 import { isMessage, type PrimaryToWorker, type WorkerToPrimary } from "./cluster/ipc.js";
 import { createSessionId } from "./cluster/session-id.js";
 import { exitWithStartFailure } from "./cluster/start-failure.js";
+import { WorkerListener } from "./cluster/worker-listener.js";
 import type { ServerConfig } from "./config.js";
 import { NoRoomsAdapter } from "./http/no-rooms-adapter.js";
 import { oneRequestPerConnection } from "./http/one-request-per-connection.js";
@@ -30,6 +34,9 @@ const DRAIN_FLUSH_MS = 2000;
 
 const config = JSON.parse(process.env.CHAT_SERVER_CONFIG ?? "{}") as ServerConfig;
 const workerId = cluster.worker?.id ?? 0;
+/** Set by the primary: whether this worker accepts on the port itself, and which port. */
+const acceptMode = (process.env.CHAT_ACCEPT_MODE ?? "primary") as AcceptMode;
+const listenPort = Number(process.env.CHAT_LISTEN_PORT ?? config.port);
 const logger = createLogger(config.logLevel, workerId);
 
 function tell(message: WorkerToPrimary): void {
@@ -56,8 +63,8 @@ const io = new Server<ClientToServerEvents, ServerToClientEvents, object, ChatSo
   },
 );
 io.engine.generateId = () => createSessionId(workerId);
-// Every request must come back through the primary, which routes it to the worker of its
-// session: no keep-alive. (Added after Socket.IO, which wraps the listeners present before it.)
+// Every request must come back through the balancer (the primary, or the listener of whichever
+// worker accepts it), which routes it to the worker of its session: no keep-alive. (Added after Socket.IO, which wraps the listeners present before it.)
 httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
 
 const { backend, embedded, redis } = await createBackend(config, workerId, logger);
@@ -101,9 +108,12 @@ process.on("message", (message: unknown, handle: unknown) => {
         return;
       }
       if (message.fresh) handshakesReceived++;
-      if (message.counted) trackCountedHandshake(handle);
+      if (message.counted) trackCountedHandshake(handle, handle.remoteAddress ?? "");
       httpServer.emit("connection", handle);
       handle.unshift(Buffer.from(message.head, "latin1"));
+      break;
+    case "admitted":
+      admissions?.answer(message.results);
       break;
     case "offline":
       embedded?.receive(message.users.map((user) => ["p", user, 0]));
@@ -151,13 +161,43 @@ io.on("connection", (socket) => chat.attach(socket));
  */
 const countedHandshakes = new Map<NetSocket, string>();
 const released = new TurnBatcher<string>((addresses) => tell({ t: "released", addresses }));
-function trackCountedHandshake(socket: NetSocket): void {
-  const address = socket.remoteAddress ?? "";
+function trackCountedHandshake(socket: NetSocket, address: string): void {
+  if (socket.destroyed) {
+    released.push(address);
+    return;
+  }
   countedHandshakes.set(socket, address);
   socket.once("close", () => {
     if (countedHandshakes.delete(socket)) released.push(address);
   });
 }
+const admissions =
+  acceptMode === "workers" && config.maxConnectionsPerIp > 0
+    ? new AdmissionRequests((addresses) => tell({ t: "admit", addresses }))
+    : undefined;
+const listener =
+  acceptMode === "workers"
+    ? new WorkerListener({
+        workerId,
+        port: listenPort,
+        host: config.host,
+        http: httpServer,
+        headTimeoutMs: config.requestHeadTimeout * 1000,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        admissions,
+        onCounted: trackCountedHandshake,
+        handUp: (socket, bytes, done) => {
+          if (!process.connected || !process.send) return done(new Error("no primary"));
+          process.send(
+            { t: "up", head: bytes.toString("latin1") } satisfies WorkerToPrimary,
+            socket,
+            { keepOpen: false },
+            done,
+          );
+        },
+        onLimit: (limit) => metrics.chat.limitHit(limit),
+      })
+    : undefined;
 io.engine.on(
   "connection",
   (session: { request: http.IncomingMessage; once(e: "close", f: () => void): void }) => {
@@ -175,6 +215,8 @@ try {
   throw new Error(`storage back-end cannot start: ${(error as Error).message}`);
 }
 backend.onReadyChange((ready) => tell({ t: "backend", ready }));
+// Ready means reachable: in the `workers` accept mode, listening on the port.
+await listener?.listen();
 setInterval(
   () => tell({ t: "load", connections: io.engine.clientsCount, handshakes: handshakesReceived }),
   LOAD_REPORT_MS,
@@ -189,6 +231,8 @@ started = true;
 async function drain(): Promise<void> {
   if (draining) return;
   draining = true;
+  // New connections go to the other listeners (or the primary's) from now on.
+  listener?.close();
   logger.info({ clients: io.engine.clientsCount }, "draining");
   // Acknowledge what was accepted before closing, so clients do not send it again elsewhere.
   backend.flush?.();

@@ -12,7 +12,9 @@ export type PrimaryToWorker =
   /** Send your Prometheus metrics (prom-client JSON) back with this ref. */
   | { t: "metrics"; ref: number }
   /** Multi-host mode: a worker of this host died; remove its presence from Redis now. */
-  | { t: "forget"; presenceKey: string };
+  | { t: "forget"; presenceKey: string }
+  /** Answers to the oldest `admit` questions not answered yet, in order: may each session start? */
+  | { t: "admitted"; results: boolean[] };
 
 export type WorkerToPrimary =
   /** Ready for clients; in multi-host mode, with its name in Redis presence data. */
@@ -25,7 +27,11 @@ export type WorkerToPrimary =
   /** Sessions counted by the primary's per-address limit that have ended, by address. */
   | { t: "released"; addresses: string[] }
   /** The worker cannot start (it exits next): why, in one line. */
-  | { t: "failed"; reason: string };
+  | { t: "failed"; reason: string }
+  /** A connection this worker accepted that is not its own (handle attached), with its bytes. */
+  | { t: "up"; head: string }
+  /** May a new session from each of these addresses start on this worker? (count them if so) */
+  | { t: "admit"; addresses: string[] };
 
 export function isMessage<T extends { t: string }>(value: unknown): value is T {
   return (

@@ -1,5 +1,5 @@
 /**
- * Just enough HTTP parsing for the primary to route a connection: the request line and the
+ * Just enough HTTP parsing to route a connection: the request line and the
  * `sid` query parameter. Everything else is left to the worker's real HTTP parser.
  */
 
@@ -33,4 +33,18 @@ export function parseRequestHead(buffer: Buffer): RequestHead | undefined {
     sid = sidMatch?.[1];
   }
   return { method: match[1], path, sid };
+}
+
+/** Paths the primary answers itself: they describe the whole host, not one worker. */
+const PRIMARY_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
+export function isPrimaryPath(path: string): boolean {
+  return PRIMARY_PATHS.has(path);
+}
+
+/** A Socket.IO request without a session: a handshake, which starts a new session. */
+export function isNewSession(request: RequestHead | undefined): boolean {
+  return (
+    request !== undefined && request.sid === undefined && request.path.startsWith("/socket.io/")
+  );
 }

@@ -11,13 +11,11 @@ import type { Server as HttpServer } from "node:http";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import type { AddressLimiter } from "./address-limiter.js";
-import { findHeadEnd, parseRequestHead, type RequestHead } from "./request-head.js";
+import { type ConnectionLimit, detachForHandOff, readRequestHead, refuse } from "./head-reader.js";
+import { isNewSession, isPrimaryPath, parseRequestHead } from "./request-head.js";
 import { workerIdOfSession } from "./session-id.js";
 import type { PooledWorker, WorkerPool } from "./worker-pool.js";
 
-const MAX_HEAD_BYTES = 16 * 1024;
-/** Paths the primary answers itself: they describe the whole host, not one worker. */
-const PRIMARY_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 /**
  * New sessions waiting to be handed to one worker, at most. In a reconnect storm a worker busy
  * with log-ins acknowledges hand-offs slowly; past this many, a new session is refused with 503
@@ -37,13 +35,7 @@ export interface BalancerOptions {
   /** Time from accept to a complete request head; then 408 and close (not reset by bytes). */
   headTimeoutMs: number;
   /** Told each time a connection is refused by a limit (the `limit` label of the metric). */
-  onLimit: (
-    limit:
-      | "connections_per_ip"
-      | "request_head_timeout"
-      | "request_head_too_large"
-      | "handoff_backlog",
-  ) => void;
+  onLimit: (limit: ConnectionLimit) => void;
 }
 
 /** Connections the primary answers 429 because their address holds too many sessions. */
@@ -52,60 +44,24 @@ export const refusedForAddress = new WeakSet<Socket>();
 export class StickyBalancer {
   constructor(private readonly options: BalancerOptions) {}
 
+  /** A connection the primary accepted itself. */
   handle(socket: Socket): void {
-    socket.on("error", () => socket.destroy());
-    const { limiter, onLimit } = this.options;
-    const address = socket.remoteAddress ?? "";
-    // Counted from accept: connections still sending their head are limited per address too.
-    if (!limiter.openHead(address)) {
-      onLimit("connections_per_ip");
-      refuse(socket, "429 Too Many Requests");
-      return;
-    }
-    let reading = true;
-    const stopReading = () => {
-      if (!reading) return;
-      reading = false;
-      clearTimeout(deadline);
-      socket.removeListener("data", onData);
-      limiter.closeHead(address);
-    };
-    socket.once("close", stopReading);
-    // A fixed deadline from accept: a byte now and then does not extend it.
-    const deadline = setTimeout(() => {
-      stopReading();
-      onLimit("request_head_timeout");
-      refuse(socket, "408 Request Timeout");
-    }, this.options.headTimeoutMs);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      const head = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
-      if (findHeadEnd(head) === -1) {
-        if (size > MAX_HEAD_BYTES) {
-          stopReading();
-          onLimit("request_head_too_large");
-          refuse(socket, "431 Request Header Fields Too Large");
-        }
-        return;
-      }
-      stopReading();
-      this.route(socket, head);
-    };
-    socket.on("data", onData);
+    readRequestHead(socket, this.options, (head) => this.route(socket, head));
   }
 
-  private route(socket: Socket, head: Buffer): void {
+  /**
+   * Sends a connection whose request head has been read (here, or by a worker that accepted it
+   * and found it was not its own) to the worker it belongs to.
+   */
+  route(socket: Socket, head: Buffer): void {
     const request = parseRequestHead(head);
-    const target = request && !PRIMARY_PATHS.has(request.path) ? this.pick(request.sid) : undefined;
+    const target = request && !isPrimaryPath(request.path) ? this.pick(request.sid) : undefined;
     if (!target) {
       this.serveLocally(socket, head);
       return;
     }
     const address = socket.remoteAddress ?? "";
-    const fresh = this.isNewSession(request);
+    const fresh = isNewSession(request);
     if (fresh && target.handoffsInFlight >= MAX_HANDOFFS_IN_FLIGHT) {
       this.options.onLimit("handoff_backlog");
       refuse(socket, "503 Service Unavailable");
@@ -119,11 +75,7 @@ export class StickyBalancer {
       return;
     }
     if (fresh) target.handshakesSent++;
-    // Stop reading here: whatever the client sends next stays in the kernel for the worker.
-    socket.pause();
-    (socket as unknown as { _handle?: { readStop?: () => void } })._handle?.readStop?.();
-    const buffered = socket.read() as Buffer | null;
-    const bytes = buffered ? Buffer.concat([head, buffered]) : head;
+    const bytes = detachForHandOff(socket, head);
     target.handoffsInFlight++;
     target.worker.send(
       { t: "conn", head: bytes.toString("latin1"), fresh, counted },
@@ -137,12 +89,6 @@ export class StickyBalancer {
           socket.destroy();
         }
       },
-    );
-  }
-
-  private isNewSession(request: RequestHead | undefined): boolean {
-    return (
-      request !== undefined && request.sid === undefined && request.path.startsWith("/socket.io/")
     );
   }
 
@@ -165,11 +111,4 @@ export class StickyBalancer {
     this.options.local.emit("connection", socket);
     socket.unshift(head);
   }
-}
-
-/** Answers a bare HTTP status and closes once it is written, whatever the client sends. */
-function refuse(socket: Socket, status: string): void {
-  socket.pause();
-  socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  socket.destroySoon();
 }

@@ -44,7 +44,8 @@ const READY_TIMEOUT_MS = 30_000;
 const UNSTARTABLE_AFTER = 3;
 
 export interface WorkerPoolEvents {
-  message: [worker: PooledWorker, message: WorkerToPrimary];
+  /** With the handle (a socket) that came with the message, if any. */
+  message: [worker: PooledWorker, message: WorkerToPrimary, handle: unknown];
   /** A worker is gone (crashed, killed or drained); its presence must be dropped. */
   exit: [workerId: number];
   change: [];
@@ -152,7 +153,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         );
         worker.process.kill("SIGKILL");
       }, READY_TIMEOUT_MS);
-      worker.on("message", (message: unknown) => {
+      worker.on("message", (message: unknown, handle: unknown) => {
         if (!isMessage<WorkerToPrimary>(message)) return;
         if (message.t === "ready") {
           clearTimeout(readyTimer);
@@ -170,7 +171,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
           entry.backendReady = message.ready;
           this.emit("change");
         }
-        this.emit("message", entry, message);
+        this.emit("message", entry, message, handle);
       });
       worker.on("error", (error: NodeJS.ErrnoException) => {
         // Node could not even run (e.g. EACCES on its binary): no "exit" event follows.
