@@ -66,7 +66,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
   });
   if (storage) clearDeadWorkersPresence(pool, storage.keeper, logger);
   else forgetDeadWorkersPresence(pool);
-  const metrics = new PrimaryMetrics(pool, storage?.keeper);
+  const metrics = new PrimaryMetrics(pool, storage?.keeper, acceptMode);
   let draining = false;
 
   const local = http.createServer(
@@ -107,6 +107,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     isDraining: () => draining,
     headTimeoutMs: config.requestHeadTimeout * 1000,
     onLimit: (limit) => metrics.limitHit(limit),
+    onRoute: () => metrics.routedConnection(),
   });
   // TCP_NODELAY is set on the listening side so handed-over sockets keep it in the worker.
   const server = net.createServer({ noDelay: true }, (socket) => balancer.handle(socket));

@@ -17,7 +17,7 @@ export type AcceptMode = "workers" | "primary";
 /** Node.js gained `net.Server#listen({ reusePort })` in 22.12.0 and 23.1.0. */
 export function runtimeHasReusePort(version = process.versions.node): boolean {
   const [major = 0, minor = 0] = version.split(".").map(Number);
-  return major >= 23 || (major === 22 && minor >= 12);
+  return major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
 /** Platforms whose kernel balances `SO_REUSEPORT` listeners (Node.js refuses it elsewhere). */

@@ -36,6 +36,8 @@ export interface BalancerOptions {
   headTimeoutMs: number;
   /** Told each time a connection is refused by a limit (the `limit` label of the metric). */
   onLimit: (limit: ConnectionLimit) => void;
+  /** Told of each connection routed, whoever accepted it. */
+  onRoute: () => void;
 }
 
 /** Connections the primary answers 429 because their address holds too many sessions. */
@@ -54,6 +56,7 @@ export class StickyBalancer {
    * and found it was not its own) to the worker it belongs to.
    */
   route(socket: Socket, head: Buffer): void {
+    this.options.onRoute();
     const request = parseRequestHead(head);
     const target = request && !isPrimaryPath(request.path) ? this.pick(request.sid) : undefined;
     if (!target) {

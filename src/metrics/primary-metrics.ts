@@ -13,6 +13,7 @@ import {
   type MetricValue,
   Registry,
 } from "prom-client";
+import type { AcceptMode } from "../cluster/accept-mode.js";
 import type { WorkerPool } from "../cluster/worker-pool.js";
 import { keptBytes } from "../store/inbox-records.js";
 import { listUsers } from "../store/presence-records.js";
@@ -29,10 +30,12 @@ export class PrimaryMetrics {
   /** The scrape under way: requests meanwhile share it, so a flood of /metrics costs one. */
   private pending: Promise<string> | undefined;
   private readonly limitHits: Counter<"limit">;
+  private readonly routed: Counter;
 
   constructor(
     private readonly pool: WorkerPool,
     keeper: StoreKeeper | undefined,
+    acceptMode: AcceptMode,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: "chat_primary_" });
     // Same name as the workers' counter: the aggregation adds the primary's limits to theirs.
@@ -42,6 +45,17 @@ export class PrimaryMetrics {
       labelNames: ["limit"],
       registers: [this.registry],
     });
+    this.routed = new Counter({
+      name: "chat_primary_routed_connections_total",
+      help: "Connections whose request the primary routed: all of them where it accepts them, else only what workers hand up (other workers' polling requests, /readyz, /healthz, /metrics)",
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: "chat_accept_mode",
+      help: "Who accepts new connections: 1 for the mode in use (workers: SO_REUSEPORT; primary)",
+      labelNames: ["mode"],
+      registers: [this.registry],
+    }).set({ mode: acceptMode }, 1);
     new Counter({
       name: "chat_worker_restarts_total",
       help: "Workers replaced after dying",
@@ -116,6 +130,10 @@ export class PrimaryMetrics {
 
   limitHit(limit: string): void {
     this.limitHits.inc({ limit });
+  }
+
+  routedConnection(): void {
+    this.routed.inc();
   }
 
   scrape(): Promise<string> {

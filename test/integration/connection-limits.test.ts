@@ -116,9 +116,12 @@ describe("connection limits", () => {
 
 describe("hand-off backlog", () => {
   it("while a worker takes no sockets, new sessions past the backlog get 503; the queued ones are served after", async () => {
+    // The primary's queue of hand-offs. (Where workers accept on the port themselves, a stopped
+    // worker's new connections wait in the kernel's listen backlog, as for any server.)
     const server = await startChatServer({
       workers: 1,
       args: ["--max-connections-per-ip", "0"],
+      env: { CHAT_SERVER_ACCEPT: "primary" },
     });
     const [worker] = server.workerPids() as [number];
     try {

@@ -136,9 +136,10 @@ export function runContractSuite(
     it("clients on different workers reach each other", async () => {
       const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
       const a = await connectAs(urlA, alice, { transport: "websocket" });
-      // New sessions go to the least-loaded worker: keep opening until one lands elsewhere.
+      // New sessions go to the least-loaded worker, or where the kernel puts them (workers that
+      // accept themselves): keep opening until one lands elsewhere.
       let b = await connectAs(urlA, bob, { transport: "websocket" });
-      for (let i = 0; i < 10 && workerOf(b) === workerOf(a); i++) {
+      for (let i = 0; i < 40 && workerOf(b) === workerOf(a); i++) {
         b.disconnect();
         b = await connectAs(urlA, bob, { transport: "websocket" });
       }
@@ -212,7 +213,7 @@ export function runContractSuite(
       const a = await connectAs(urlA, alice, { transport: "websocket" });
       let b = await connectAs(urlB, bob, { transport: "websocket" });
       // On one host, order must hold across workers: keep opening until bob is on another.
-      for (let i = 0; i < 10 && urlA === urlB && workerOf(b) === workerOf(a); i++) {
+      for (let i = 0; i < 40 && urlA === urlB && workerOf(b) === workerOf(a); i++) {
         b.disconnect();
         b = await connectAs(urlB, bob, { transport: "websocket" });
       }
@@ -335,9 +336,9 @@ export function runContractSuite(
     it("presence reaches watchers on another worker; a connection that does not watch gets none", async () => {
       const target = uniqueName("t");
       const w = await watchAs(urlA, uniqueName("w"));
-      // A watcher on a different worker than w (sessions go to the least-loaded worker).
+      // A watcher on a different worker than w (keep opening until one lands there).
       let other = await watchAs(urlA, uniqueName("w2"));
-      for (let i = 0; i < 10 && workerOf(other) === workerOf(w); i++) {
+      for (let i = 0; i < 40 && workerOf(other) === workerOf(w); i++) {
         other.disconnect();
         other = await watchAs(urlA, uniqueName("w2"));
       }

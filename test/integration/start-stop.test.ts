@@ -115,7 +115,7 @@ async function chatOnEveryWorker(server: ChatServer): Promise<void> {
   const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
   const a = await connectAs(server.url, alice, { transport: "websocket" });
   let b = await connectAs(server.url, bob, { transport: "websocket" });
-  for (let i = 0; i < 10 && workerOf(b) === workerOf(a); i++) {
+  for (let i = 0; i < 40 && workerOf(b) === workerOf(a); i++) {
     b.disconnect();
     b = await connectAs(server.url, bob, { transport: "websocket" });
   }
