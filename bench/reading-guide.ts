@@ -39,6 +39,8 @@ connections/s above. "seed" is the seed article's single Socket.IO process: the 
 possible per message, but it can never use a second core. "cluster" is the off-the-shelf
 multi-core build (@socket.io/sticky + @socket.io/cluster-adapter) that chat-server replaces.
 On a small machine (2 cores shared by server and load generators), expect chat-server at about
-0.7x cluster and 1.6-1.8x seed in CPU per message, about 0.65x seed in connections/s and about
-1.1x seed in RSS per connection: two workers plus a primary cost more than one process when
-there is no idle core to spread onto. The gain over seed shows on machines with more cores.`;
+1.1x cluster and 2.5-3.5x seed in CPU per message (it also stores every message on disk), about
+0.8x seed in connections/s where its workers accept connections themselves (Node.js 22.12 and
+later) and 0.4-0.5x where its primary accepts them all (Node.js 20), and about 1.1x seed in RSS
+per connection: two workers plus a primary cost more than one process when there is no idle
+core to spread onto. The gain over seed shows on machines with more cores.`;
