@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { runtimeHasReusePort } from "../../src/cluster/accept-mode.js";
+import type { SendMessageAnswer } from "../../src/protocol.js";
 import { type ChatServer, startChatServer } from "../helpers/chat-server.js";
 import {
   closeAll,
@@ -63,9 +64,13 @@ describe("who accepts new connections", () => {
     assert.ok(first);
     const other = rest.find((u) => workerOf(u.client) !== workerOf(first.client));
     assert.ok(other);
+    const delivered = async (answer: Promise<SendMessageAnswer>) => {
+      const got = await answer;
+      assert.ok(got.ok && got.status === "delivered", JSON.stringify(got));
+    };
     for (let i = 0; i < 5; i++) {
-      assert.equal((await send(first.client, other.name, `there ${i}`)).status, "delivered");
-      assert.equal((await send(other.client, first.name, `back ${i}`)).status, "delivered");
+      await delivered(send(first.client, other.name, `there ${i}`));
+      await delivered(send(other.client, first.name, `back ${i}`));
     }
     const got = await waitForMessages(other.client, (m) => m.length >= 5);
     const gotBack = await waitForMessages(first.client, (m) => m.length >= 5);
