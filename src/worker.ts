@@ -63,8 +63,9 @@ const io = new Server<ClientToServerEvents, ServerToClientEvents, object, ChatSo
   },
 );
 io.engine.generateId = () => createSessionId(workerId);
-// Every request must come back through the balancer (the primary, or the listener of whichever
-// worker accepts it), which routes it to the worker of its session: no keep-alive. (Added after Socket.IO, which wraps the listeners present before it.)
+// Every request must come back through a balancer (the primary's, or the listener of whichever
+// worker accepts it), which routes it to the worker of its session: no keep-alive. (Added
+// after Socket.IO, which wraps the listeners present before it.)
 httpServer.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
 
 const { backend, embedded, redis } = await createBackend(config, workerId, logger);

@@ -1,11 +1,12 @@
 /**
- * The primary's connection balancer. It reads each new connection's request head, picks a worker
- * (the one named in the Engine.IO `sid`, else the least-loaded ready one), stops reading, and
- * hands the socket itself to that worker with the bytes already read. The worker's own HTTP
- * parser takes it from there, so no request body or response ever flows through the primary.
+ * The primary's connection balancer. It reads each new connection's request head (or takes one a
+ * worker read and handed up: worker-listener.ts), picks a worker (the one named in the Engine.IO
+ * `sid`, else the least-loaded ready one), stops reading, and hands the socket itself to that
+ * worker with the bytes already read. The worker's own HTTP parser takes it from there, so no
+ * request body or response ever flows through the primary.
  *
  * Workers answer with `Connection: close`, so every HTTP request of a long-polling session comes
- * back through here and reaches the worker holding the session.
+ * back through a balancer and reaches the worker holding the session.
  */
 import type { Server as HttpServer } from "node:http";
 import type { Socket } from "node:net";
