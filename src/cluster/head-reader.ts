@@ -49,6 +49,9 @@ export function readRequestHead(
     reading = false;
     clearTimeout(deadline);
     socket.removeListener("data", onData);
+    // A worker keeps the socket for the whole session: nothing of the head may stay attached.
+    socket.removeListener("close", stopReading);
+    chunks.length = 0;
     limiter.closeHead(address);
   };
   socket.once("close", stopReading);
