@@ -14,9 +14,16 @@ import { onTyping } from "./typing.js";
 import { hideLoginError, showLoginError, showNotice, ui } from "./ui.js";
 import { render } from "./view.js";
 
-function transportsFromAddress() {
+/**
+ * WebSocket first, long-polling if a WebSocket cannot be opened (a proxy that blocks it): a
+ * WebSocket session is one connection, which the server's workers take without any hand-off,
+ * where polling sends every request on a new connection that must be routed to its worker.
+ * `?transport=polling|websocket` in the address forces one.
+ */
+function transportOptions() {
   const wanted = new URLSearchParams(location.search).get("transport");
-  return wanted === "polling" || wanted === "websocket" ? [wanted] : undefined;
+  if (wanted === "polling" || wanted === "websocket") return { transports: [wanted] };
+  return { transports: ["websocket", "polling"], tryAllTransports: true };
 }
 
 export function startSession(user, token) {
@@ -58,12 +65,7 @@ export function startSession(user, token) {
 }
 
 function connect() {
-  const transports = transportsFromAddress();
-  const socket = io({
-    autoConnect: false,
-    reconnectionDelayMax: 5000,
-    ...(transports ? { transports } : {}),
-  });
+  const socket = io({ autoConnect: false, reconnectionDelayMax: 5000, ...transportOptions() });
   state.session.socket = socket;
   socket.on("connect", () => {
     showTransport();

@@ -117,8 +117,16 @@ class TerminalClient {
       Boolean(
         (this.input as { isTTY?: boolean }).isTTY && (this.output as { isTTY?: boolean }).isTTY,
       );
-    const transports = options.transport ? [options.transport] : undefined;
-    this.socket = io(options.url, { autoConnect: false, transports, reconnectionDelayMax: 5000 });
+    // WebSocket first (one connection, no routing between workers), long-polling if a WebSocket
+    // cannot be opened; --transport forces one.
+    const transports = options.transport
+      ? { transports: [options.transport] }
+      : { transports: ["websocket", "polling"], tryAllTransports: true };
+    this.socket = io(options.url, {
+      autoConnect: false,
+      reconnectionDelayMax: 5000,
+      ...transports,
+    });
     this.outbox = new Outbox({
       send: (payload) => this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck("send message", payload),
       onOutcome: (outcome) => this.reportOutcome(outcome),

@@ -21,6 +21,7 @@ import { randomPrefix } from "../helpers/redis-backend.js";
 import { startRedis } from "../helpers/redis-server.js";
 import { signTestToken } from "../helpers/tokens.js";
 import { eventually } from "../helpers/wait.js";
+import { startWebSocketBlockingProxy } from "../helpers/websocket-blocking-proxy.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -120,6 +121,43 @@ describe("web client in Chromium", () => {
       meta: await item.getAttribute("data-meta"),
     };
   }
+
+  it("behind a proxy that refuses WebSocket, the page falls back to long-polling by itself and chats", async () => {
+    const proxy = await startWebSocketBlockingProxy(server.url);
+    try {
+      const alice = uniqueName("alice");
+      const bob = uniqueName("bob");
+      const a = await openPage({ baseUrl: proxy.url });
+      const b = await openPage();
+      await logIn(b, bob);
+      await logIn(a, alice);
+      await eventually(async () =>
+        assert.equal(
+          await a.getByTestId("connection-state").getAttribute("data-transport"),
+          "polling",
+        ),
+      );
+      // WebSocket first: bob's page, with nothing in the way, never polls.
+      assert.equal(
+        await b.getByTestId("connection-state").getAttribute("data-transport"),
+        "websocket",
+      );
+      assert.ok(proxy.refusedUpgrades() >= 1, "alice's page tried a WebSocket first");
+      await a
+        .getByTestId("user-list")
+        .getByRole("button", { name: bob })
+        .click({ timeout: 15_000 });
+      await a.getByTestId("message-input").fill("through the proxy");
+      await a.getByTestId("message-input").press("Enter");
+      await waitForTexts(b, ["through the proxy"]);
+      await b.getByTestId("message-input").fill("and back");
+      await b.getByTestId("message-input").press("Enter");
+      await waitForTexts(a, ["through the proxy", "and back"]);
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it("two people chat both ways, one over WebSocket and one forced to long-polling", async () => {
     const alice = uniqueName("alice");
