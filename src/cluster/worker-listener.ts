@@ -78,15 +78,13 @@ export class WorkerListener {
 
   private route(socket: Socket, head: Buffer): void {
     const request = parseRequestHead(head);
-    const ours =
-      request !== undefined &&
-      !this.draining &&
-      !isPrimaryPath(request.path) &&
-      (request.sid === undefined || workerIdOfSession(request.sid) === this.options.workerId);
-    // A head that is not HTTP at all gets the HTTP parser's own 400 here.
-    if (request === undefined || !ours) {
-      if (request === undefined) this.serve(socket, head);
-      else this.handUp(socket, head);
+    // Not HTTP at all: the HTTP parser answers it with its own 400, here.
+    if (request === undefined) {
+      this.serve(socket, head);
+      return;
+    }
+    if (this.draining || isPrimaryPath(request.path) || !this.isOwn(request.sid)) {
+      this.handUp(socket, head);
       return;
     }
     const { admissions } = this.options;
@@ -109,6 +107,11 @@ export class WorkerListener {
       this.options.onCounted(socket, address);
       this.serve(socket, head);
     });
+  }
+
+  /** A new session (no `sid` yet) or one this worker holds. */
+  private isOwn(sid: string | undefined): boolean {
+    return sid === undefined || workerIdOfSession(sid) === this.options.workerId;
   }
 
   private serve(socket: Socket, head: Buffer): void {

@@ -66,7 +66,10 @@ export class PeerMesh {
     rmSync(this.socketPath, { force: true });
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
-      this.server.listen(this.socketPath, () => resolve());
+      // `exclusive`: in a cluster worker, node:cluster would otherwise have the primary create
+      // the socket and accept every peer's connection to hand it over, so a busy or stopped
+      // primary would hold up the channels between workers.
+      this.server.listen({ path: this.socketPath, exclusive: true }, () => resolve());
     });
   }
 

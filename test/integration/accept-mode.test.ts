@@ -53,6 +53,26 @@ describe("who accepts new connections", () => {
     assert.equal(new Set(clients.map(workerOf)).size, 2);
   });
 
+  it(`with the primary stopped (SIGSTOP), ${mode === "workers" ? "the workers still start new WebSocket sessions and chat" : "new sessions start once it runs again"}`, async () => {
+    // Without a per-address limit: with one, a new session waits for the primary's count.
+    const host = await startChatServer({ workers: 2, args: ["--max-connections-per-ip", "0"] });
+    const primary = host.proc.pid as number;
+    process.kill(primary, "SIGSTOP");
+    try {
+      const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
+      const a = connectAs(host.url, alice, { transport: "websocket" });
+      const b = connectAs(host.url, bob, { transport: "websocket" });
+      if (mode === "primary") process.kill(primary, "SIGCONT");
+      const [aliceClient, bobClient] = await Promise.all([a, b]);
+      const answer = await send(aliceClient, bob, "no primary needed");
+      assert.ok(answer.ok && answer.status === "delivered", JSON.stringify(answer));
+      await waitForMessages(bobClient, (m) => m.some((x) => x.message === "no primary needed"));
+    } finally {
+      process.kill(primary, "SIGCONT");
+      await host.stop();
+    }
+  });
+
   it("long-polling sessions on both workers reach their own worker and chat both ways", async () => {
     const users: { name: string; client: Awaited<ReturnType<typeof connectAs>> }[] = [];
     // Until both workers hold a polling session (a new session goes to either worker).
