@@ -15,6 +15,7 @@ import type { AddressLimiter } from "./address-limiter.js";
 import { type ConnectionLimit, detachForHandOff, readRequestHead, refuse } from "./head-reader.js";
 import { isNewSession, isPrimaryPath, parseRequestHead } from "./request-head.js";
 import { workerIdOfSession } from "./session-id.js";
+import { WaitingRoom } from "./waiting-room.js";
 import type { PooledWorker, WorkerPool } from "./worker-pool.js";
 
 /**
@@ -45,7 +46,16 @@ export interface BalancerOptions {
 export const refusedForAddress = new WeakSet<Socket>();
 
 export class StickyBalancer {
-  constructor(private readonly options: BalancerOptions) {}
+  /** New sessions waiting for a worker to be ready (none is). */
+  readonly waitingRoom: WaitingRoom;
+
+  constructor(private readonly options: BalancerOptions) {
+    this.waitingRoom = new WaitingRoom((socket, head) => this.serveLocally(socket, head));
+    options.pool.on("change", () => {
+      if (options.pool.readyCount() === 0) return;
+      for (const [socket, head] of this.waitingRoom.release()) this.send(socket, head);
+    });
+  }
 
   /** A connection the primary accepted itself. */
   handle(socket: Socket): void {
@@ -58,14 +68,19 @@ export class StickyBalancer {
    */
   route(socket: Socket, head: Buffer): void {
     this.options.onRoute();
+    this.send(socket, head);
+  }
+
+  private send(socket: Socket, head: Buffer): void {
     const request = parseRequestHead(head);
     const target = request && !isPrimaryPath(request.path) ? this.pick(request.sid) : undefined;
+    const fresh = isNewSession(request);
     if (!target) {
-      this.serveLocally(socket, head);
+      const canWait = fresh && !this.options.isDraining() && this.options.pool.readyCount() === 0;
+      if (!canWait || !this.waitingRoom.enter(socket, head)) this.serveLocally(socket, head);
       return;
     }
     const address = socket.remoteAddress ?? "";
-    const fresh = isNewSession(request);
     if (fresh && target.handoffsInFlight >= MAX_HANDOFFS_IN_FLIGHT) {
       this.options.onLimit("handoff_backlog");
       refuse(socket, "503 Service Unavailable");
@@ -114,5 +129,6 @@ export class StickyBalancer {
   private serveLocally(socket: Socket, head: Buffer): void {
     this.options.local.emit("connection", socket);
     socket.unshift(head);
+    socket.resume();
   }
 }

@@ -1,0 +1,56 @@
+/**
+ * New sessions that arrive while no worker is ready (at start, or after every worker crashed)
+ * wait here, not read, until one is, instead of getting a 503 that sends each client into its
+ * reconnection back-off: replacements are usually ready within a second. Bounded in number and
+ * in time; past either, the balancer answers 503 as before.
+ */
+import type { Socket } from "node:net";
+
+export const MAX_WAITING = 4096;
+export const MAX_WAIT_MS = 10_000;
+
+interface Waiting {
+  head: Buffer;
+  timer: NodeJS.Timeout;
+  onClose: () => void;
+}
+
+export class WaitingRoom {
+  private readonly waiting = new Map<Socket, Waiting>();
+
+  /** `onTimeout` gets a connection that waited `MAX_WAIT_MS` in vain. */
+  constructor(private readonly onTimeout: (socket: Socket, head: Buffer) => void) {}
+
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  /** Lets a connection wait; false (and nothing done) when the room is full. */
+  enter(socket: Socket, head: Buffer): boolean {
+    if (this.waiting.size >= MAX_WAITING) return false;
+    socket.pause();
+    const onClose = () => this.leave(socket);
+    const timer = setTimeout(() => {
+      this.leave(socket);
+      this.onTimeout(socket, head);
+    }, MAX_WAIT_MS);
+    socket.once("close", onClose);
+    this.waiting.set(socket, { head, timer, onClose });
+    return true;
+  }
+
+  /** Everyone waiting, in order of arrival; the room is empty afterwards. */
+  release(): [Socket, Buffer][] {
+    const all = [...this.waiting].map(([socket, { head }]): [Socket, Buffer] => [socket, head]);
+    for (const [socket] of all) this.leave(socket);
+    return all;
+  }
+
+  private leave(socket: Socket): void {
+    const entry = this.waiting.get(socket);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    socket.removeListener("close", entry.onClose);
+    this.waiting.delete(socket);
+  }
+}
