@@ -18,7 +18,14 @@ let dropped = 0;
 let current: ConnectionRun | undefined;
 
 /** The reconnect storm (storm-load.ts): every session cut from now on is opened again. */
-const storm = { on: false, cut: 0, back: 0, failedAttempts: 0, lastBackUs: 0 };
+const storm = {
+  on: false,
+  cut: 0,
+  back: 0,
+  failedAttempts: 0,
+  failures: {} as Record<string, number>,
+  lastBackUs: 0,
+};
 /**
  * Socket.IO's default reconnection delay before attempt n (1, 2, ...): 1 s doubling up to 5 s,
  * each randomized by half either way.
@@ -39,8 +46,9 @@ function onDrop(index: number): void {
         storm.back++;
         storm.lastBackUs = nowUs();
       },
-      () => {
+      (error: unknown) => {
         storm.failedAttempts++;
+        tally(storm.failures, error instanceof ClientFailure ? error.message : String(error));
         setTimeout(reopen, reconnectDelayMs(++attempt));
       },
     );
@@ -148,8 +156,8 @@ function startStorm(): void {
   storm.on = true;
   reply({ type: "storm-armed" });
   setInterval(() => {
-    const { cut, back, failedAttempts, lastBackUs } = storm;
-    reply({ type: "storm-progress", cut, back, failedAttempts, lastBackUs });
+    const { cut, back, failedAttempts, failures, lastBackUs } = storm;
+    reply({ type: "storm-progress", cut, back, failedAttempts, failures, lastBackUs });
   }, 250);
 }
 

@@ -53,6 +53,8 @@ export interface StormProgress {
   back: number;
   /** Reconnection attempts that failed (each is tried again after a pause). */
   failedAttempts: number;
+  /** The same, by reason (e.g. `open: 503`, `open: connect ECONNREFUSED`). */
+  failures: Record<string, number>;
   /** Monotonic microseconds of the last session back. */
   lastBackUs: number;
 }

@@ -75,6 +75,13 @@ export async function runStormLoad(
     const allBack = back >= held;
     const notes: string[] = [];
     if (!allBack) notes.push(`${held - back} sessions not back after ${STORM_LIMIT_MS / 1000} s`);
+    const failures: Record<string, number> = {};
+    for (const p of progress) {
+      for (const [reason, n] of Object.entries(p?.failures ?? {})) {
+        failures[reason] = (failures[reason] ?? 0) + n;
+      }
+    }
+    if (total("failedAttempts") > 0) notes.push(`failed attempts: ${JSON.stringify(failures)}`);
     if (!server.alive()) notes.unshift(`the server exited during the storm:\n${server.output()}`);
     return {
       ...id,

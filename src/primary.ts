@@ -108,7 +108,12 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     headTimeoutMs: config.requestHeadTimeout * 1000,
     onLimit: (limit) => metrics.limitHit(limit),
     onRoute: () => metrics.routedConnection(),
+    onWaitingRoomEmpty: () => void fallback?.need(fallbackNeeded()),
   });
+  metrics.countWaitingSessions(() => balancer.waitingRoom.size);
+  // Where workers accept: the primary listens while no worker can, and until every session
+  // that waited for one is let in (leaving the port earlier would reset what it has queued).
+  const fallbackNeeded = () => draining || pool.readyCount() === 0 || balancer.waitingRoom.size > 0;
   // TCP_NODELAY is set on the listening side so handed-over sockets keep it in the worker.
   const server = net.createServer({ noDelay: true }, (socket) => balancer.handle(socket));
   let fallback: FallbackListener | undefined;
@@ -146,7 +151,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
   workerEnv.CHAT_LISTEN_PORT = String(port);
   if (acceptMode === "workers") {
     const listener = new FallbackListener(server, port, config.host, logger);
-    pool.on("change", () => void listener.need(draining || pool.readyCount() === 0));
+    pool.on("change", () => void listener.need(fallbackNeeded()));
     fallback = listener;
   }
   logger.info(

@@ -20,9 +20,10 @@ import type { PooledWorker, WorkerPool } from "./worker-pool.js";
 
 /**
  * New sessions waiting to be handed to one worker, at most. In a reconnect storm a worker busy
- * with log-ins acknowledges hand-offs slowly; past this many, a new session is refused with 503
- * (clients retry after their back-off) rather than queued: a queue without a bound held ~18,000
- * sockets in the primary here, most of them given up by their clients before their turn came.
+ * with log-ins acknowledges hand-offs slowly; past this many, a new session waits in the
+ * waiting room, which is bounded in number and time (then 503: clients retry after their
+ * back-off). A queue without a bound held ~18,000 sockets in the primary here, most of them
+ * given up by their clients before their turn came.
  */
 export const MAX_HANDOFFS_IN_FLIGHT = 256;
 
@@ -40,6 +41,13 @@ export interface BalancerOptions {
   onLimit: (limit: ConnectionLimit) => void;
   /** Told of each connection routed, whoever accepted it. */
   onRoute: () => void;
+  /** Told when the last new session waiting for a worker has been let in. */
+  onWaitingRoomEmpty?: () => void;
+}
+
+/** Whether a worker's queue of hand-offs takes another new session. */
+function hasRoom(worker: PooledWorker): boolean {
+  return worker.handoffsInFlight < MAX_HANDOFFS_IN_FLIGHT;
 }
 
 /** Connections the primary answers 429 because their address holds too many sessions. */
@@ -51,10 +59,21 @@ export class StickyBalancer {
 
   constructor(private readonly options: BalancerOptions) {
     this.waitingRoom = new WaitingRoom((socket, head) => this.serveLocally(socket, head));
-    options.pool.on("change", () => {
-      if (options.pool.readyCount() === 0) return;
-      for (const [socket, head] of this.waitingRoom.release()) this.send(socket, head);
-    });
+    options.pool.on("change", () => this.letIn());
+  }
+
+  /**
+   * Hands waiting new sessions to ready workers, as many as their hand-off queues take: the
+   * rest wait for hand-offs to complete (a whole room at once would overflow those queues).
+   */
+  private letIn(): void {
+    if (this.waitingRoom.size === 0) return;
+    while (this.waitingRoom.size > 0) {
+      if (!this.options.pool.pickLeastLoaded(hasRoom)) return;
+      const [socket, head] = this.waitingRoom.next() ?? [];
+      if (socket && head) this.send(socket, head);
+    }
+    this.options.onWaitingRoomEmpty?.();
   }
 
   /** A connection the primary accepted itself. */
@@ -76,16 +95,17 @@ export class StickyBalancer {
     const target = request && !isPrimaryPath(request.path) ? this.pick(request.sid) : undefined;
     const fresh = isNewSession(request);
     if (!target) {
-      const canWait = fresh && !this.options.isDraining() && this.options.pool.readyCount() === 0;
-      if (!canWait || !this.waitingRoom.enter(socket, head)) this.serveLocally(socket, head);
+      // No worker can take a new session now (none ready, or each one's hand-off queue full):
+      // it waits its turn, or, past the waiting room's bounds, gets 503.
+      const draining = this.options.isDraining();
+      if (fresh && !draining && this.waitingRoom.enter(socket, head)) return;
+      if (fresh && !draining && this.options.pool.readyCount() > 0) {
+        this.options.onLimit("handoff_backlog");
+        refuse(socket, "503 Service Unavailable");
+      } else this.serveLocally(socket, head);
       return;
     }
     const address = socket.remoteAddress ?? "";
-    if (fresh && target.handoffsInFlight >= MAX_HANDOFFS_IN_FLIGHT) {
-      this.options.onLimit("handoff_backlog");
-      refuse(socket, "503 Service Unavailable");
-      return;
-    }
     const counted = fresh && this.options.limiter.enabled;
     if (counted && !this.options.limiter.admit(address, target.id)) {
       this.options.onLimit("connections_per_ip");
@@ -102,6 +122,7 @@ export class StickyBalancer {
       { keepOpen: false },
       (error) => {
         target.handoffsInFlight--;
+        this.letIn();
         if (error) {
           this.options.logger.debug({ err: error }, "hand-off failed");
           if (counted) this.options.limiter.release(address, target.id);
@@ -123,7 +144,7 @@ export class StickyBalancer {
       return pool.pickLeastLoaded() ?? pool.all().find((w) => w.state === "draining");
     }
     if (this.options.isDraining()) return undefined;
-    return pool.pickLeastLoaded();
+    return pool.pickLeastLoaded(hasRoom);
   }
 
   private serveLocally(socket: Socket, head: Buffer): void {

@@ -1,8 +1,9 @@
 /**
- * New sessions that arrive while no worker is ready (at start, or after every worker crashed)
- * wait here, not read, until one is, instead of getting a 503 that sends each client into its
- * reconnection back-off: replacements are usually ready within a second. Bounded in number and
- * in time; past either, the balancer answers 503 as before.
+ * New sessions that no worker can take yet wait here, not read, for their turn: while no worker
+ * is ready (at start, or after every worker crashed; replacements are usually ready within a
+ * second), or while every worker's hand-off queue is full (a reconnect storm). A 503 instead
+ * would send each client into its reconnection back-off. Bounded in number and in time; past
+ * either, the balancer answers 503.
  */
 import type { Socket } from "node:net";
 
@@ -39,11 +40,13 @@ export class WaitingRoom {
     return true;
   }
 
-  /** Everyone waiting, in order of arrival; the room is empty afterwards. */
-  release(): [Socket, Buffer][] {
-    const all = [...this.waiting].map(([socket, { head }]): [Socket, Buffer] => [socket, head]);
-    for (const [socket] of all) this.leave(socket);
-    return all;
+  /** The connection that has waited longest, out of the room; undefined when it is empty. */
+  next(): [Socket, Buffer] | undefined {
+    const first = this.waiting.entries().next();
+    if (first.done) return undefined;
+    const [socket, { head }] = first.value;
+    this.leave(socket);
+    return [socket, head];
   }
 
   private leave(socket: Socket): void {

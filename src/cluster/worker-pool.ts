@@ -86,11 +86,13 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     return this.all().filter((w) => w.state === "ready").length;
   }
 
-  /** The ready worker with the fewest sessions, for a client without a session yet. */
-  pickLeastLoaded(): PooledWorker | undefined {
+  /** The ready worker with the fewest sessions (of those `eligible`), for a new client. */
+  pickLeastLoaded(
+    eligible: (worker: PooledWorker) => boolean = () => true,
+  ): PooledWorker | undefined {
     let best: PooledWorker | undefined;
     for (const w of this.workers.values()) {
-      if (w.state !== "ready") continue;
+      if (w.state !== "ready" || !eligible(w)) continue;
       if (!best || sessionsOf(w) < sessionsOf(best)) best = w;
     }
     return best;

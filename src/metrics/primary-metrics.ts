@@ -31,6 +31,7 @@ export class PrimaryMetrics {
   private pending: Promise<string> | undefined;
   private readonly limitHits: Counter<"limit">;
   private readonly routed: Counter;
+  private waitingSessions: () => number = () => 0;
 
   constructor(
     private readonly pool: WorkerPool,
@@ -49,6 +50,15 @@ export class PrimaryMetrics {
       name: "chat_primary_routed_connections_total",
       help: "Connections whose request the primary routed: all of them where it accepts them, else only what workers hand up (other workers' polling requests, /readyz, /healthz, /metrics)",
       registers: [this.registry],
+    });
+    const waiting = () => this.waitingSessions();
+    new Gauge({
+      name: "chat_waiting_new_sessions",
+      help: "New sessions waiting in the primary for a worker that can take them (none ready, or every hand-off queue full)",
+      registers: [this.registry],
+      collect() {
+        this.set(waiting());
+      },
     });
     new Gauge({
       name: "chat_accept_mode",
@@ -134,6 +144,11 @@ export class PrimaryMetrics {
 
   routedConnection(): void {
     this.routed.inc();
+  }
+
+  /** Where `chat_waiting_new_sessions` reads its value. */
+  countWaitingSessions(count: () => number): void {
+    this.waitingSessions = count;
   }
 
   scrape(): Promise<string> {
