@@ -7,7 +7,9 @@ describe("waiting room (new sessions no worker can take yet)", () => {
   it("lets them out oldest first, forgets those that close, and is bounded in number", () => {
     const room = new WaitingRoom(() => assert.fail("no one timed out"));
     const sockets = Array.from({ length: MAX_WAITING }, () => new Socket());
-    sockets.forEach((socket, i) => assert.ok(room.enter(socket, Buffer.from(String(i)))));
+    for (const [i, socket] of sockets.entries()) {
+      assert.ok(room.enter(socket, Buffer.from(String(i))));
+    }
     assert.equal(room.enter(new Socket(), Buffer.from("one too many")), false);
     sockets[0]?.emit("close");
     assert.equal(room.size, MAX_WAITING - 1);
