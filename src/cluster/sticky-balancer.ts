@@ -54,11 +54,11 @@ function hasRoom(worker: PooledWorker): boolean {
 export const refusedForAddress = new WeakSet<Socket>();
 
 export class StickyBalancer {
-  /** New sessions waiting for a worker to be ready (none is). */
+  /** New sessions that no worker can take yet (none ready, or every hand-off queue full). */
   readonly waitingRoom: WaitingRoom;
 
   constructor(private readonly options: BalancerOptions) {
-    this.waitingRoom = new WaitingRoom((socket, head) => this.serveLocally(socket, head));
+    this.waitingRoom = new WaitingRoom((socket) => this.refuseNewSession(socket));
     options.pool.on("change", () => this.letIn());
   }
 
@@ -99,10 +99,8 @@ export class StickyBalancer {
       // it waits its turn, or, past the waiting room's bounds, gets 503.
       const draining = this.options.isDraining();
       if (fresh && !draining && this.waitingRoom.enter(socket, head)) return;
-      if (fresh && !draining && this.options.pool.readyCount() > 0) {
-        this.options.onLimit("handoff_backlog");
-        refuse(socket, "503 Service Unavailable");
-      } else this.serveLocally(socket, head);
+      if (fresh && !draining) this.refuseNewSession(socket);
+      else this.serveLocally(socket, head);
       return;
     }
     const address = socket.remoteAddress ?? "";
@@ -145,6 +143,12 @@ export class StickyBalancer {
     }
     if (this.options.isDraining()) return undefined;
     return pool.pickLeastLoaded(hasRoom);
+  }
+
+  /** Past the waiting room's bounds: 503, and the client tries again after its back-off. */
+  private refuseNewSession(socket: Socket): void {
+    this.options.onLimit("handoff_backlog");
+    refuse(socket, "503 Service Unavailable");
   }
 
   private serveLocally(socket: Socket, head: Buffer): void {
