@@ -8,8 +8,10 @@
  * see inbox-renewals.ts) after its newest write. Beside it, `<p>:cursor:{user}` holds the id of
  * the newest entry handed to a session of the user (live or replayed): the received entries
  * after it are those stored while they were offline (copies of sent messages after it are not
- * replayed by a log in; a session of the user sent them). Data written by earlier versions,
- * whose copies moved the sender's cursor, reads the same.
+ * replayed by a log in; a session of the user sent them). Sends do not write it: it is brought
+ * up to date (settled, redis/scripts.ts) when the user's last session leaves and when a session
+ * logs in while others are online, from the inbox and the missed mark `<p>:missed:{user}`. Data
+ * written by earlier versions, whose copies moved the sender's cursor, reads the same.
  *
  * This file reads inboxes; writing happens in the send script (routing), which must also read
  * presence in the same atomic step.
@@ -79,7 +81,7 @@ export class RedisInbox {
     private readonly keys: RedisKeys,
     private readonly limits: InboxLimits = INBOX_LIMITS,
   ) {
-    this.drainScript = defineScript(client, "chatInboxDrain", 2, DRAIN_SCRIPT);
+    this.drainScript = defineScript(client, "chatInboxDrain", 4, DRAIN_SCRIPT);
   }
 
   /** Every kept message after `since`, oldest first (at most the replay limit). */
@@ -98,7 +100,12 @@ export class RedisInbox {
    * replay limit), oldest first; moves the cursor past them. */
   async drain(user: string): Promise<NewMessage[]> {
     const reply = await this.drainScript(
-      [this.keys.inbox(user), this.keys.cursor(user)],
+      [
+        this.keys.inbox(user),
+        this.keys.cursor(user),
+        this.keys.presence(user),
+        this.keys.missed(user),
+      ],
       [this.limits.replayLimit, keepMs(this.limits)],
     );
     return decodeEntries(user, reply);

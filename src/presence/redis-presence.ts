@@ -267,8 +267,14 @@ export class RedisPresence {
     await Promise.all(
       groupBySlot(this.client, users, (user) => k.presence(user)).map(async (group) => {
         const reply = (await this.forgetScript(
-          group.flatMap((user) => [k.presence(user), k.watchers(user)]),
-          [worker],
+          group.flatMap((user) => [
+            k.presence(user),
+            k.watchers(user),
+            k.inbox(user),
+            k.cursor(user),
+            k.missed(user),
+          ]),
+          [worker, keepMs(this.limits)],
         )) as string[][];
         group.forEach((user, i) => {
           const watchers = reply[i] ?? [];
@@ -297,6 +303,7 @@ export class RedisPresence {
             k.inbox(user),
             k.cursor(user),
             k.watchers(user),
+            k.missed(user),
           ]),
           args,
         ),

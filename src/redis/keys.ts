@@ -5,6 +5,9 @@
  *
  *   <p>:inbox:{<user>}             stream   the user's inbox; entry ids are message ids
  *   <p>:cursor:{<user>}            string   id of the newest message no session of <user> needs
+ *                                           (brought up to date when they log in or leave)
+ *   <p>:missed:{<user>}            string   id of the first message stored while a worker held
+ *                                           <user> that no live worker took (cursors stop before it)
  *   <p>:presence:{<user>}          hash     worker -> its channel, per worker holding <user>
  *   <p>:watchers:{<user>}          set      workers watching <user>'s presence
  *   <p>:workers                    zset     worker key -> expiry (Redis server time, ms)
@@ -32,6 +35,10 @@ export class RedisKeys {
 
   cursor(user: string): string {
     return `${this.prefix}:cursor:{${user}}`;
+  }
+
+  missed(user: string): string {
+    return `${this.prefix}:missed:{${user}}`;
   }
 
   presence(user: string): string {

@@ -4,16 +4,18 @@
  * message. Each message is stored in the recipient's inbox (its entry id is the message id) and,
  * as the sender's copy, in the sender's inbox under the same id; it goes to every live worker
  * holding a session of the recipient, and to every other worker holding one of the sender (their
- * other devices); the recipient's cursor moves to the newest id a live worker took. What no live
- * worker took stays after the cursor, and the recipient's next log in (or this worker
- * re-registering) replays it.
+ * other devices). Cursors are not written per message: a recipient's cursor is settled when
+ * their last session leaves or another logs in (redis/scripts.ts, LUA_SETTLE). What no live
+ * worker took while a worker held the recipient sets their missed mark, so the cursor stops
+ * before it and the next log in (or this worker re-registering) replays it; what was stored
+ * while nobody held them comes after the cursor anyway.
  *
  * On one Redis (direct or Sentinel) the whole batch is one script (redis/scripts.ts,
- * SEND_BATCH_SCRIPT): storing, reading presence, PUBLISH and the cursors in one atomic step. On
- * a Redis Cluster a script cannot cross slots, so a batch goes in four steps, each split per
+ * SEND_BATCH_SCRIPT): storing, reading presence, PUBLISH and the missed marks in one atomic step.
+ * On a Redis Cluster a script cannot cross slots, so a batch goes in steps, each split per
  * slot: store for the recipients (and read where they are), store the senders' copies (and read
- * where the senders are), one SPUBLISH per destination worker's channel (its own slot), and the
- * cursors of the recipients a live worker took. Batches overlap there (the next one starts while
+ * where the senders are), one SPUBLISH per destination worker's channel (its own slot), and, only
+ * for messages that reached no live worker, the missed marks. Batches overlap there (the next one starts while
  * this one waits for replies) and a batch waits for the slowest node it touches, so each batch
  * publishes only once the one before it has published (answers included: a delivery that
  * reached nobody must be queued for retry before a later one can overtake it), and settles its
@@ -30,7 +32,7 @@ import type { InboxLimits } from "../inbox/redis-inbox.js";
 import type { NewMessage } from "../protocol.js";
 import { defineScript, type RedisClient, type ScriptCall } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
-import { ADVANCE_SCRIPT, COPY_SCRIPT, SEND_BATCH_SCRIPT, STORE_SCRIPT } from "../redis/scripts.js";
+import { COPY_SCRIPT, MISSED_SCRIPT, SEND_BATCH_SCRIPT, STORE_SCRIPT } from "../redis/scripts.js";
 import { groupBySlot, isCluster, keySlot } from "../redis/slots.js";
 import type { Delivery } from "./backend.js";
 import { InTurn } from "./in-turn.js";
@@ -75,6 +77,8 @@ interface Stored {
   id: string;
   here: boolean;
   channels: string[];
+  /** Some worker, live or dead, held the recipient. */
+  held: boolean;
 }
 
 export class RedisSender {
@@ -83,7 +87,7 @@ export class RedisSender {
   private readonly sendScript: ScriptCall;
   private readonly storeScript: ScriptCall;
   private readonly copyScript: ScriptCall;
-  private readonly advanceScript: ScriptCall;
+  private readonly missedScript: ScriptCall;
   /** Cluster: deliveries whose channel could not be reached yet. */
   readonly retries: PublishRetries;
   /** Cluster: one slot's stores (and senders' copies) run in batch order, even when retried. */
@@ -111,11 +115,12 @@ export class RedisSender {
     this.sendScript = defineScript(client, "chatSendBatch", "any", SEND_BATCH_SCRIPT);
     this.storeScript = defineScript(client, "chatSendStore", "any", STORE_SCRIPT);
     this.copyScript = defineScript(client, "chatSendCopy", "any", COPY_SCRIPT);
-    this.advanceScript = defineScript(client, "chatSendAdvance", "any", ADVANCE_SCRIPT);
+    this.missedScript = defineScript(client, "chatSendMissed", "any", MISSED_SCRIPT);
     this.batch = new TurnBatcher((sends) => this.sendBatch(sends), windowMs);
     this.retries = new PublishRetries(
       (channel, payload) => this.publish(channel, payload),
-      (cursors) => this.advance(cursors),
+      // Cursors are settled, not advanced: one that lands late is replayed once more at most.
+      async () => {},
       logger,
     );
   }
@@ -129,15 +134,16 @@ export class RedisSender {
     return Number(await this.client.spublish(channel, payload));
   }
 
-  /** Moves each recipient's cursor to the newest of its ids here (never back), per slot. */
-  private async advance(cursors: [string, string][]): Promise<void> {
-    const newest = new Map<string, string>();
-    for (const [to, id] of cursors) newest.set(to, id);
+  /** Sets the missed marks of recipients no live worker took a message of (the oldest such id
+   * per recipient), per slot. */
+  private async markMissed(missed: [string, string][]): Promise<void> {
+    const oldest = new Map<string, string>();
+    for (const [to, id] of missed) if (!oldest.has(to)) oldest.set(to, id);
     const k = this.keys;
     await Promise.all(
-      groupBySlot(this.client, [...newest], ([to]) => k.cursor(to)).map((group) =>
-        this.advanceScript(
-          group.map(([to]) => k.cursor(to)),
+      groupBySlot(this.client, [...oldest], ([to]) => k.presence(to)).map((group) =>
+        this.missedScript(
+          group.flatMap(([to]) => [k.presence(to), k.inbox(to), k.cursor(to), k.missed(to)]),
           [this.keepMs, ...group.map(([, id]) => id)],
         ),
       ),
@@ -169,16 +175,20 @@ export class RedisSender {
     }
     const k = this.keys;
     const keys: string[] = [];
+    const renewedSenders: string[] = [];
     const args: (string | number)[] = [...this.header()];
     for (const send of batch) {
       const { from, to, text, sentAt } = send;
-      keys.push(k.inbox(to), k.cursor(to), k.presence(to));
-      keys.push(k.inbox(from), k.cursor(from), k.presence(from));
+      keys.push(k.inbox(to), k.cursor(to), k.presence(to), k.missed(to));
+      keys.push(k.inbox(from), k.presence(from));
       const copy = copyHead(send);
-      const renew =
-        (this.renewals.due(to) ? 1 : 0) + (copy !== "" && this.renewals.due(from) ? 2 : 0);
+      const renewSender = copy !== "" && this.renewals.due(from);
+      if (renewSender) renewedSenders.push(k.cursor(from));
+      const renew = (this.renewals.due(to) ? 1 : 0) + (renewSender ? 2 : 0);
       args.push(from, to, text, sentAt, recipientHead(send), copy, renew);
     }
+    // The senders' cursors renewed with their inboxes: rarely any, so not a key per message.
+    keys.push(...renewedSenders);
     this.sendScript(keys, args).then(
       (reply) => {
         // Two entries per message: its id, then 1 if delivered + 2 if held by this worker.
@@ -241,23 +251,27 @@ export class RedisSender {
     await Promise.all(
       groupBySlot(this.client, batch, (send) => k.inbox(send.to)).map(async (group) => {
         try {
+          const renewed = group.filter((send) => this.renewals.due(send.to));
           const reply = (await this.storesInTurn.run(keySlot(k.inbox(group[0]?.to ?? "")), () =>
             this.storeScript(
-              group.flatMap((send) => [k.inbox(send.to), k.presence(send.to), k.cursor(send.to)]),
+              [
+                ...group.flatMap((send) => [k.inbox(send.to), k.presence(send.to)]),
+                ...renewed.map((send) => k.cursor(send.to)),
+              ],
               [
                 ...header,
                 ...group.flatMap((send) => [
                   send.from,
                   send.text,
                   send.sentAt,
-                  this.renewals.due(send.to) ? 1 : 0,
+                  renewed.includes(send) ? 1 : 0,
                 ]),
               ],
             ),
-          )) as [string, number, string[]][];
+          )) as [string, number, string[], number][];
           group.forEach((send, i) => {
-            const [id, here, channels] = reply[i] ?? ["", 0, []];
-            stored.push({ send, id: String(id), here: here === 1, channels });
+            const [id, here, channels, held] = reply[i] ?? ["", 0, [], 0];
+            stored.push({ send, id: String(id), here: here === 1, channels, held: held === 1 });
           });
         } catch (error) {
           this.renewals.forget();
@@ -284,23 +298,23 @@ export class RedisSender {
         ({ send }) => k.inbox(send.from),
       ).map(async (group) => {
         try {
+          const renewed = group.filter(({ send }) => this.renewals.due(send.from));
           const reply = (await this.copiesInTurn.run(
             keySlot(k.inbox(group[0]?.send.from ?? "")),
             () =>
               this.copyScript(
-                group.flatMap(({ send }) => [
-                  k.inbox(send.from),
-                  k.cursor(send.from),
-                  k.presence(send.from),
-                ]),
+                [
+                  ...group.flatMap(({ send }) => [k.inbox(send.from), k.presence(send.from)]),
+                  ...renewed.map(({ send }) => k.cursor(send.from)),
+                ],
                 [
                   ...header,
-                  ...group.flatMap(({ send, id }) => [
-                    send.to,
-                    send.text,
-                    send.sentAt,
-                    id,
-                    this.renewals.due(send.from) ? 1 : 0,
+                  ...group.flatMap((copy) => [
+                    copy.send.to,
+                    copy.send.text,
+                    copy.send.sentAt,
+                    copy.id,
+                    renewed.includes(copy) ? 1 : 0,
                   ]),
                 ],
               ),
@@ -338,17 +352,19 @@ export class RedisSender {
       }),
     );
     donePublishing();
-    // 4. The cursors of the recipients a live worker took (newest id per recipient).
-    const cursors: [string, string][] = [];
-    const outcomes = stored.map(({ send, id, here, channels }) => {
+    // 4. The missed marks of recipients held by a worker that no live worker took a message for
+    // (a shard failing over, a worker just killed): rare, so usually no call at all.
+    const missed: [string, string][] = [];
+    const outcomes = stored.map(({ send, id, here, channels, held }) => {
       const delivered = here || channels.some((channel) => reached.has(channel));
-      if (delivered) cursors.push([send.to, id]);
+      if (held && !delivered) missed.push([send.to, id]);
       return { send, id, here, delivered };
     });
-    await this.advance(cursors).catch((error: Error) => {
-      // The messages are stored and delivered; the next log in may replay them once more.
-      this.logger.warn({ err: error.message }, "moving cursors failed");
-    });
+    if (missed.length > 0) {
+      await this.markMissed(missed).catch((error: Error) => {
+        this.logger.warn({ err: error.message }, "marking missed messages failed");
+      });
+    }
     return outcomes;
   }
 }

@@ -10,6 +10,7 @@ import { probeRedis } from "../../src/redis/connection.js";
 import { createRedisBackend } from "../../src/routing/redis-backend.js";
 import { randomPrefix, startHost, type TestHost } from "../helpers/redis-backend.js";
 import { freePort, type RedisProcess, startRedis } from "../helpers/redis-server.js";
+import { waitFor } from "../helpers/wait.js";
 
 let redis: RedisProcess;
 const hosts: TestHost[] = [];
@@ -132,14 +133,22 @@ describe("Redis back-end, two hosts on one Redis", () => {
     try {
       await raw.connect();
       const week = 7 * 24 * 3600 * 1000;
-      for (const key of [`${prefix}:inbox:{hank}`, `${prefix}:cursor:{hank}`]) {
+      // The cursor is written when it settles: here, as hank's last session leaves.
+      b.backend.removePresence("hank");
+      const cursor = `${prefix}:cursor:{hank}`;
+      await waitFor("hank's cursor", async () => (await raw.exists(cursor)) === 1);
+      assert.equal(
+        await raw.get(cursor),
+        (await raw.xrevrange(`${prefix}:inbox:{hank}`, "+", "-"))[0]?.[0],
+      );
+      for (const key of [`${prefix}:inbox:{hank}`, cursor]) {
         const ttl = await raw.pttl(key);
         assert.ok(ttl > week - 60_000 && ttl <= week + 3_600_000, `${key}: ${ttl}`);
       }
       const all = await raw.keys("*");
       const ours = all.filter((k) => k.startsWith(`${prefix}:`));
-      // inbox, cursor and presence of hank, the registry of workers, b's user set.
-      assert.ok(ours.length >= 5, ours.join());
+      // hank's inbox and cursor, the registry of workers (hank has left: no presence).
+      assert.ok(ours.length >= 3, ours.join());
       assert.deepEqual(
         all.filter((k) => !k.startsWith("test-")),
         [],
@@ -203,6 +212,8 @@ describe("Redis back-end, two hosts on one Redis", () => {
       await raw.connect();
       const week = 7 * 24 * 3600 * 1000;
       const key = `${prefix}:inbox:{olga}`;
+      // A cursor from an earlier log in, renewed along with the inbox.
+      await raw.set(`${prefix}:cursor:{olga}`, "0-1", "PX", week - 1000);
       await a.backend.send("pia", "olga", "first", "session-1");
       // Shorten the expiry by hand: the next writes of this worker within the hour leave it alone.
       await raw.pexpire(key, week - 1000);
@@ -214,6 +225,51 @@ describe("Redis back-end, two hosts on one Redis", () => {
         const ttl = await raw.pttl(k);
         assert.ok(ttl > week && ttl <= week + 3_600_000, `${k}: ${ttl}`);
       }
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  test("a log in after the last session left replays only what came after", async () => {
+    const prefix = randomPrefix();
+    const [a, b] = await twoHosts(prefix);
+    await b.login("vera");
+    assert.equal((await a.backend.send("walt", "vera", "seen")).status, "delivered");
+    b.backend.removePresence("vera");
+    const raw = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await raw.connect();
+      await waitFor(
+        "vera offline",
+        async () => (await raw.exists(`${prefix}:presence:{vera}`)) === 0,
+      );
+    } finally {
+      raw.disconnect();
+    }
+    const away = await a.backend.send("walt", "vera", "away");
+    assert.equal(away.status, "stored");
+    assert.deepEqual(await a.login("vera"), [away.message]);
+  });
+
+  test("what no live worker took while a worker held the user is replayed at the next log in", async () => {
+    const prefix = randomPrefix();
+    const [a, b] = await twoHosts(prefix);
+    await b.login("ursula");
+    assert.equal((await a.backend.send("mallory", "ursula", "seen")).status, "delivered");
+    const raw = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await raw.connect();
+      // A worker that holds her but reads nothing (its subscriber gone), then b's session leaves.
+      const presence = `${prefix}:presence:{ursula}`;
+      await raw.hset(presence, "gone#1#00000000", `${prefix}:deliver:{gone#1#00000000}`);
+      b.backend.removePresence("ursula");
+      await waitFor("b's entry removed", async () => (await raw.hlen(presence)) === 1);
+      const missed = await a.backend.send("mallory", "ursula", "missed");
+      assert.equal(missed.status, "stored");
+      const later = await a.backend.send("mallory", "ursula", "later");
+      // Her next log in (the silent worker still listed) replays both, not what b took.
+      assert.deepEqual(ids(await a.login("ursula")), ids([missed.message, later.message]));
+      assert.deepEqual(await b.login("ursula"), [], "a second log in: nothing new");
     } finally {
       raw.disconnect();
     }

@@ -33,6 +33,7 @@ test("every key and channel starts with the prefix", () => {
   for (const name of [
     keys.inbox("__proto__"),
     keys.cursor("bob"),
+    keys.missed("bob"),
     keys.presence("bob"),
     keys.workers,
     keys.workerUsers(worker),
@@ -67,6 +68,7 @@ test("one user's keys share a slot; each worker's channel and user set share the
   for (const user of ["alice", "bob", "é}x", "{}"]) {
     const slot = keySlot(keys.inbox(user));
     assert.equal(keySlot(keys.cursor(user)), slot, user);
+    assert.equal(keySlot(keys.missed(user)), slot, user);
     assert.equal(keySlot(keys.presence(user)), slot, user);
   }
   const worker = makeWorkerKey("host:3000", 1);
