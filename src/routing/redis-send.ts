@@ -15,13 +15,13 @@
  * On a Redis Cluster a script cannot cross slots, so a batch goes in steps, each split per
  * slot: store for the recipients (and read where they are), store the senders' copies (and read
  * where the senders are), one SPUBLISH per destination worker's channel (its own slot), and, only
- * for messages that reached no live worker, the missed marks. Batches overlap there (the next one starts while
- * this one waits for replies) and a batch waits for the slowest node it touches, so each batch
- * publishes only once the one before it has published (answers included: a delivery that
- * reached nobody must be queued for retry before a later one can overtake it), and settles its
- * sends only after the one before it settled; and one slot's stores run in batch order even
- * when the client retries one (in-turn.ts): a device gets messages in the order they were sent,
- * whichever nodes each batch went through.
+ * for messages that reached no live worker, the missed marks. Batches overlap there (the next
+ * one starts while this one waits for replies) and a batch waits for the slowest node it
+ * touches, so each batch publishes only once the one before it has published (answers included:
+ * a delivery that reached nobody must be queued for retry before a later one can overtake it),
+ * and settles its sends only after the one before it settled; and one slot's stores run in batch
+ * order even when the client retries one (in-turn.ts): a device gets messages in the order they
+ * were sent, whichever nodes each batch went through.
  *
  * The published entries are JSON: `NewMessage` with the delivery's `user` and `except` (the
  * sending session) for a sender's copy; the caller prepares each without its id (`…,"id":"`)
