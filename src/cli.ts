@@ -139,6 +139,14 @@ function buildProgram(): Command {
         .argParser(positiveNumber),
     )
     .addOption(
+      new Option(
+        "--worker-stall-timeout <s>",
+        "seconds a worker may go without a word to the primary (a stuck event loop) before it is killed and replaced",
+      )
+        .default(DEFAULTS.workerStallTimeout)
+        .argParser(positiveNumber),
+    )
+    .addOption(
       new Option("--log-level <l>", "pino log level")
         .env("LOG_LEVEL")
         .default(DEFAULTS.logLevel)
@@ -254,6 +262,7 @@ function toConfig(options: Record<string, unknown>): Partial<ServerConfig> {
     maxMessageBytes: options.maxMessageBytes as number,
     rateLimit: options.rateLimit as number,
     shutdownTimeout: options.shutdownTimeout as number,
+    workerStallTimeout: options.workerStallTimeout as number,
     logLevel: options.logLevel as LogLevel,
     corsOrigin: cors === undefined ? undefined : cors.split(",").map((s) => s.trim()),
     maxConnectionsPerIp: options.maxConnectionsPerIp as number,

@@ -56,6 +56,8 @@ export interface ServerConfig {
   maxConnectionsPerIp: number;
   /** Seconds a client has to send a whole request head, from accept (not reset by each byte). */
   requestHeadTimeout: number;
+  /** Seconds a ready worker may go without a word to the primary before it is replaced. */
+  workerStallTimeout: number;
   /** Bytes waiting to be sent to one connection before it is disconnected as a slow reader. */
   maxUnsentBytes: number;
   /** Logged-in sessions of one user on one worker; 0 for no limit. Default 32. */
@@ -96,6 +98,7 @@ export const DEFAULTS = Object.freeze({
   corsOrigin: undefined,
   maxConnectionsPerIp: 1000,
   requestHeadTimeout: 10,
+  workerStallTimeout: 30,
   maxUnsentBytes: 8 * 1024 * 1024,
   maxSessionsPerUser: 32,
   maxStoredBytesPerUser: 4 * 1024 * 1024,
@@ -142,6 +145,9 @@ export function resolveConfig(partial: Partial<ServerConfig>): Readonly<ServerCo
   checkInteger("--max-concurrent-replays", config.maxConcurrentReplays, 1, 100_000);
   if (!(config.requestHeadTimeout > 0)) {
     throw new ConfigError("--request-head-timeout must be a positive number of seconds");
+  }
+  if (!(config.workerStallTimeout > 0)) {
+    throw new ConfigError("--worker-stall-timeout must be a positive number of seconds");
   }
   if (!(config.rateLimit > 0)) throw new ConfigError("--rate-limit must be a positive number");
   if (!(config.shutdownTimeout > 0)) {

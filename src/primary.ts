@@ -57,7 +57,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     CHAT_ACCEPT_MODE: acceptMode,
     // CHAT_LISTEN_PORT is added once the port is known (`--port 0` picks one), before any fork.
   };
-  const pool = new WorkerPool(config.workers, workerEnv, logger);
+  const pool = new WorkerPool(config.workers, workerEnv, logger, config.workerStallTimeout * 1000);
   pool.on("unstartable", (reason) => {
     logger.fatal({ reason }, "workers keep failing before they are ready; exiting");
     if (peerDir) removePeerDirectory(peerDir);

@@ -30,6 +30,8 @@ export interface PooledWorker {
   /** Whether its storage back-end is reachable (Redis mode). */
   backendReady: boolean;
   startedAt: number;
+  /** When it last sent the primary anything (it reports its load every second). */
+  lastHeardAt: number;
 }
 
 /** Sessions at the last report plus handshakes handed over that the report did not count yet. */
@@ -38,6 +40,8 @@ function sessionsOf(worker: PooledWorker): number {
 }
 
 const STABLE_AFTER_MS = 10_000;
+/** How often the primary looks for stalled workers. */
+const STALL_CHECK_MS = 500;
 const MAX_BACKOFF_MS = 30_000;
 const READY_TIMEOUT_MS = 30_000;
 /** Workers in a row that died before becoming ready, with none ready, before giving up. */
@@ -65,8 +69,33 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     private readonly size: number,
     private readonly env: NodeJS.ProcessEnv,
     private readonly logger: Logger,
+    /** A ready worker silent this long has a stuck event loop: it is killed and replaced. */
+    private readonly stallTimeoutMs = 30_000,
   ) {
     super();
+    // A stuck worker takes no hand-off, answers none of its clients and, where workers accept
+    // on the port themselves, keeps getting its share of new connections from the kernel.
+    setInterval(() => this.killStalled(), STALL_CHECK_MS).unref();
+  }
+
+  private lastStallCheckAt = Date.now();
+
+  private killStalled(): void {
+    const now = Date.now();
+    const late = now - this.lastStallCheckAt > 2 * STALL_CHECK_MS;
+    this.lastStallCheckAt = now;
+    for (const w of this.workers.values()) {
+      // The primary itself was held up (stopped, or busy): what the workers sent meanwhile is
+      // still unread, so their silence says nothing yet.
+      if (late) w.lastHeardAt = now;
+      if (w.state !== "ready" || now - w.lastHeardAt <= this.stallTimeoutMs) continue;
+      this.logger.error(
+        { workerId: w.id, silentMs: now - w.lastHeardAt },
+        "worker stalled (no word for longer than --worker-stall-timeout); killing it",
+      );
+      w.lastHeardAt = now; // once: its exit follows
+      w.worker.process.kill("SIGKILL");
+    }
   }
 
   /** Forks every worker; resolves when all are ready. */
@@ -144,6 +173,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       handoffsInFlight: 0,
       backendReady: true,
       startedAt: Date.now(),
+      lastHeardAt: Date.now(),
     };
     this.workers.set(worker.id, entry);
     return new Promise<void>((resolve) => {
@@ -156,6 +186,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         worker.process.kill("SIGKILL");
       }, READY_TIMEOUT_MS);
       worker.on("message", (message: unknown, handle: unknown) => {
+        entry.lastHeardAt = Date.now();
         if (!isMessage<WorkerToPrimary>(message)) return;
         if (message.t === "ready") {
           clearTimeout(readyTimer);
