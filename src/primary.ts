@@ -18,6 +18,7 @@ import { refusedForAddress, StickyBalancer } from "./cluster/sticky-balancer.js"
 import { WorkerPool } from "./cluster/worker-pool.js";
 import { ConfigError, isMultiHost, type ServerConfig } from "./config.js";
 import { createPrimaryRoutes } from "./http/primary-routes.js";
+import { listen as listenOn } from "./listen.js";
 import { createLogger } from "./logger.js";
 import { PrimaryMetrics } from "./metrics/primary-metrics.js";
 import { StoreOpenError } from "./store/chat-store.js";
@@ -108,15 +109,17 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
     headTimeoutMs: config.requestHeadTimeout * 1000,
     onLimit: (limit) => metrics.limitHit(limit),
     onRoute: () => metrics.routedConnection(),
-    onWaitingRoomEmpty: () => void fallback?.need(fallbackNeeded()),
+    onWaitingRoomEmpty: () => syncFallback(),
   });
   metrics.countWaitingSessions(() => balancer.waitingRoom.size);
   // Where workers accept: the primary listens while no worker can, and until every session
   // that waited for one is let in (leaving the port earlier would reset what it has queued).
-  const fallbackNeeded = () => draining || pool.readyCount() === 0 || balancer.waitingRoom.size > 0;
+  let fallback: FallbackListener | undefined;
+  const syncFallback = () =>
+    void fallback?.need(draining || pool.readyCount() === 0 || balancer.waitingRoom.size > 0);
+  pool.on("change", syncFallback);
   // TCP_NODELAY is set on the listening side so handed-over sockets keep it in the worker.
   const server = net.createServer({ noDelay: true }, (socket) => balancer.handle(socket));
-  let fallback: FallbackListener | undefined;
   const shutdown = async (): Promise<void> => {
     if (draining) return;
     draining = true;
@@ -149,11 +152,7 @@ export async function runPrimary(config: Readonly<ServerConfig>): Promise<Runnin
   });
   const port = await listen(server, config, acceptMode === "workers");
   workerEnv.CHAT_LISTEN_PORT = String(port);
-  if (acceptMode === "workers") {
-    const listener = new FallbackListener(server, port, config.host, logger);
-    pool.on("change", () => void listener.need(fallbackNeeded()));
-    fallback = listener;
-  }
+  if (acceptMode === "workers") fallback = new FallbackListener(server, port, config.host, logger);
   logger.info(
     {
       host: config.host,
@@ -254,24 +253,26 @@ async function listen(
   return listenOnce(server, { ...config, port }, reusePort);
 }
 
-function listenOnce(server: net.Server, config: ServerConfig, reusePort: boolean): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", (error: NodeJS.ErrnoException) => {
-      const where = `${config.host}:${config.port}`;
-      const why =
-        error.code === "EADDRINUSE"
-          ? "the port is in use"
-          : error.code === "EACCES"
-            ? "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-            : error.code === "EADDRNOTAVAIL"
-              ? "no such local address"
-              : error.message;
-      reject(new ConfigError(`--port/--host: cannot listen on ${where}: ${why}`));
-    });
+async function listenOnce(
+  server: net.Server,
+  config: ServerConfig,
+  reusePort: boolean,
+): Promise<number> {
+  try {
     // The primary only routes connections; a large backlog absorbs reconnect storms.
-    server.listen({ port: config.port, host: config.host, backlog: 4096, reusePort }, () => {
-      const address = server.address();
-      resolve(typeof address === "object" && address ? address.port : config.port);
-    });
-  });
+    await listenOn(server, { port: config.port, host: config.host, backlog: 4096, reusePort });
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const why =
+      code === "EADDRINUSE"
+        ? "the port is in use"
+        : code === "EACCES"
+          ? "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+          : code === "EADDRNOTAVAIL"
+            ? "no such local address"
+            : message;
+    throw new ConfigError(`--port/--host: cannot listen on ${config.host}:${config.port}: ${why}`);
+  }
+  const address = server.address();
+  return typeof address === "object" && address ? address.port : config.port;
 }

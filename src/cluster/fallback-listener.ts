@@ -10,9 +10,9 @@
  */
 import type net from "node:net";
 import type { Logger } from "pino";
+import { listen } from "../listen.js";
 
 export class FallbackListener {
-  private listening = true;
   private changes: Promise<void> = Promise.resolve();
 
   /** `server` already listens (with `reusePort`) on `port`. */
@@ -30,25 +30,19 @@ export class FallbackListener {
   }
 
   private async apply(needed: boolean): Promise<void> {
-    if (needed === this.listening) return;
+    if (needed === this.server.listening) return;
     if (!needed) {
       this.server.close();
-      this.listening = false;
       this.logger.debug("the workers accept connections; the primary stops listening");
       return;
     }
     try {
-      await new Promise<void>((resolve, reject) => {
-        this.server.once("error", reject);
-        this.server.listen(
-          { port: this.port, host: this.host, reusePort: true, backlog: 4096 },
-          () => {
-            this.server.removeListener("error", reject);
-            resolve();
-          },
-        );
+      await listen(this.server, {
+        port: this.port,
+        host: this.host,
+        reusePort: true,
+        backlog: 4096,
       });
-      this.listening = true;
       this.logger.debug("the primary listens (no worker ready, or draining)");
     } catch (error) {
       this.logger.error({ err: (error as Error).message }, "the primary cannot listen again");

@@ -11,6 +11,7 @@
  */
 import type { Server as HttpServer } from "node:http";
 import net, { type Socket } from "node:net";
+import { listen } from "../listen.js";
 import { AddressLimiter } from "./address-limiter.js";
 import type { AdmissionRequests } from "./admission-requests.js";
 import { type ConnectionLimit, detachForHandOff, readRequestHead, refuse } from "./head-reader.js";
@@ -60,14 +61,8 @@ export class WorkerListener {
   /** Joins the port's listeners; the kernel spreads new connections over all of them. */
   listen(): Promise<void> {
     const { port, host } = this.options;
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      // `exclusive`: a worker's own socket, not one shared through the primary by node:cluster.
-      this.server.listen({ port, host, reusePort: true, exclusive: true, backlog: 4096 }, () => {
-        this.server.removeListener("error", reject);
-        resolve();
-      });
-    });
+    // `exclusive`: a worker's own socket, not one shared through the primary by node:cluster.
+    return listen(this.server, { port, host, reusePort: true, exclusive: true, backlog: 4096 });
   }
 
   /** Leaves the port to the other listeners; connections accepted already are still routed. */

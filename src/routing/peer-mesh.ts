@@ -14,6 +14,7 @@ import { rmSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import type { Logger } from "pino";
+import { listen } from "../listen.js";
 import type { NewMessage } from "../protocol.js";
 import type { Id } from "../store/inbox-records.js";
 import { TurnBatcher } from "./turn-batcher.js";
@@ -64,13 +65,10 @@ export class PeerMesh {
 
   async listen(): Promise<void> {
     rmSync(this.socketPath, { force: true });
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      // `exclusive`: in a cluster worker, node:cluster would otherwise have the primary create
-      // the socket and accept every peer's connection to hand it over, so a busy or stopped
-      // primary would hold up the channels between workers.
-      this.server.listen({ path: this.socketPath, exclusive: true }, () => resolve());
-    });
+    // `exclusive`: in a cluster worker, node:cluster would otherwise have the primary create
+    // the socket and accept every peer's connection to hand it over, so a busy or stopped
+    // primary would hold up the channels between workers.
+    await listen(this.server, { path: this.socketPath, exclusive: true });
   }
 
   send(workerId: number, frame: PeerFrame): void {
