@@ -100,6 +100,25 @@ export async function connectAs(
   return socket;
 }
 
+/**
+ * Connects and logs in as `username` until the session is on another worker than `other`'s
+ * (the primary's least-loaded choice, or the kernel's where workers accept themselves), at most
+ * 40 tries: a caller asserts that it got there.
+ */
+export async function connectAsOnOtherWorker(
+  url: string,
+  username: string,
+  other: ChatClient,
+  options: Parameters<typeof connectAs>[2] = {},
+): Promise<ChatClient> {
+  let socket = await connectAs(url, username, options);
+  for (let i = 0; i < 40 && workerOf(socket) === workerOf(other); i++) {
+    socket.disconnect();
+    socket = await connectAs(url, username, options);
+  }
+  return socket;
+}
+
 /** Resolves once `predicate` holds for the messages `socket` has received. */
 /**
  * Logs `user` in with `since` the oldest possible id and waits for `expected` messages: every kept

@@ -12,6 +12,7 @@ import {
   closeAll,
   connect,
   connectAs,
+  connectAsOnOtherWorker,
   emitAck,
   listUsers,
   logIn,
@@ -138,11 +139,7 @@ export function runContractSuite(
       const a = await connectAs(urlA, alice, { transport: "websocket" });
       // New sessions go to the least-loaded worker, or where the kernel puts them (workers that
       // accept themselves): keep opening until one lands elsewhere.
-      let b = await connectAs(urlA, bob, { transport: "websocket" });
-      for (let i = 0; i < 40 && workerOf(b) === workerOf(a); i++) {
-        b.disconnect();
-        b = await connectAs(urlA, bob, { transport: "websocket" });
-      }
+      const b = await connectAsOnOtherWorker(urlA, bob, a, { transport: "websocket" });
       assert.notEqual(workerOf(a), workerOf(b), "expected the two sessions on different workers");
       await send(a, bob, "across workers");
       await send(b, alice, "and back");

@@ -8,6 +8,7 @@ import {
   closeAll,
   connect,
   connectAs,
+  connectAsOnOtherWorker,
   emitAck,
   send,
   uniqueName,
@@ -69,11 +70,7 @@ for (const mode of ["embedded", "Redis"] as const)
       const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
       const a = await connectAs(server.url, alice, { transport: "websocket" });
       // Until bob's session is on the other worker (the balancer's choice, or the kernel's).
-      let b = await connectAs(server.url, bob, { transport: "websocket" });
-      for (let i = 0; i < 40 && workerOf(b) === workerOf(a); i++) {
-        b.disconnect();
-        b = await connectAs(server.url, bob, { transport: "websocket" });
-      }
+      const b = await connectAsOnOtherWorker(server.url, bob, a, { transport: "websocket" });
       assert.notEqual(workerOf(a), workerOf(b), "one on each worker");
       const anonymous = connect(server.url, { transport: "websocket" });
       await emitAck(anonymous, "list users");
