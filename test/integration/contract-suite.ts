@@ -147,6 +147,26 @@ export function runContractSuite(
       await waitForMessages(a, (m) => texts(m).includes("and back"));
     });
 
+    it("a text with quotes, escapes, controls and non-ASCII arrives exactly as sent, on every device", async () => {
+      const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
+      const text =
+        'he said "hi" \\ \\" \\u0041 / </script> {"id":"x"}\n\ttab \u0000 \u0001 \u001f \u007f ' +
+        "é 中文 😀 \u2028 \u2029 \ufeff";
+      const sender = await connectAs(urlA, alice);
+      const senderLaptop = await connectAs(urlB, alice);
+      const b = await connectAs(urlB, bob);
+      const sent = await send(sender, bob, text);
+      assert.ok(sent.ok && sent.status === "delivered");
+      for (const device of [b, senderLaptop]) {
+        const [got] = await waitForMessages(device, (m) => m.length === 1);
+        assert.equal(got?.message, text);
+        assert.equal(got?.id, sent.id);
+      }
+      const later = await connectAs(urlA, bob, { since: "0-0" });
+      const replayed = await waitForMessages(later, (m) => m.some((x) => x.id === sent.id));
+      assert.equal(replayed.find((x) => x.id === sent.id)?.message, text);
+    });
+
     it("every connection of a user gets each message (multi-device)", async () => {
       const [alice, bob] = [uniqueName("alice"), uniqueName("bob")];
       const phone = await connectAs(urlA, bob, { transport: "websocket" });
