@@ -7,7 +7,6 @@
 import {
   AggregatorRegistry,
   Counter,
-  collectDefaultMetrics,
   Gauge,
   type MetricObjectWithValues,
   type MetricValue,
@@ -18,6 +17,7 @@ import type { WorkerPool } from "../cluster/worker-pool.js";
 import { keptBytes } from "../store/inbox-records.js";
 import { listUsers } from "../store/presence-records.js";
 import type { StoreKeeper } from "../store/store-keeper.js";
+import { collectProcessMetrics } from "./process-metrics.js";
 
 const SCRAPE_TIMEOUT_MS = 2000;
 
@@ -38,7 +38,7 @@ export class PrimaryMetrics {
     keeper: StoreKeeper | undefined,
     acceptMode: AcceptMode,
   ) {
-    collectDefaultMetrics({ register: this.registry, prefix: "chat_primary_" });
+    collectProcessMetrics(this.registry, "chat_primary_");
     // Same name as the workers' counter: the aggregation adds the primary's limits to theirs.
     this.limitHits = new Counter({
       name: "chat_limit_hits_total",

@@ -2,8 +2,9 @@
  * A worker's Prometheus metrics. The primary collects them from every worker and sums them
  * (prom-client's aggregation), so /metrics describes the whole host.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { ChatMetrics } from "../chat/chat-metrics.js";
+import { collectProcessMetrics } from "./process-metrics.js";
 
 export interface WorkerGauges {
   connectedSockets: () => number;
@@ -17,7 +18,7 @@ export function createWorkerMetrics(gauges: WorkerGauges): {
   chat: ChatMetrics;
 } {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   new Gauge({
     name: "chat_connected_sockets",
     help: "Socket.IO connections open on this host",
