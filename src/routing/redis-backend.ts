@@ -59,7 +59,7 @@ export interface RedisBackendOptions extends RedisTarget, Partial<PresenceTiming
   replicaAckTimeoutMs?: number | undefined;
   /** Inbox length, lifetime and replay size. Default 1000 messages, 7 days, 1000. */
   inbox?: Partial<InboxLimits> | undefined;
-  /** Sends go to Redis at most once per this many ms. Default 5 ms. */
+  /** Sends go to Redis at most once per this many ms. Default 10 ms. */
   sendWindowMs?: number | undefined;
 }
 

@@ -44,7 +44,7 @@ import { TurnBatcher } from "./turn-batcher.js";
  * the end of its event-loop turn, while under load each call carries what gathered meanwhile
  * (see bench/README.md for what this saves and costs in latency).
  */
-export const SEND_WINDOW_MS = 5;
+export const SEND_WINDOW_MS = 10;
 /** A batch goes at once when it holds this many messages or this many bytes of text. */
 const MAX_BATCH_MESSAGES = 256;
 const MAX_BATCH_BYTES = 512 * 1024;
