@@ -20,6 +20,7 @@ import {
 } from "../protocol.js";
 import { describeError } from "./error-text.js";
 import { formatIncoming, parseLine } from "./line.js";
+import { LineLimit } from "./line-limit.js";
 import { Outbox, type SendOutcome } from "./outbox.js";
 
 export interface TerminalClientOptions {
@@ -55,6 +56,11 @@ const FATAL_LOGIN_CODES: ReadonlySet<string> = new Set([
 ]);
 /** Ids remembered to drop duplicates (a replay after reconnecting resends recent messages). */
 const SEEN_IDS = 10_000;
+/**
+ * Longest input line read from a pipe: the largest message any server takes (`--max-message-bytes`
+ * is at most 1 MiB) after a recipient. Longer lines are skipped, so no input grows the client.
+ */
+const MAX_LINE_BYTES = 1024 * 1024 + 64;
 /** Stop reading input while this many messages wait to be sent; go on below a tenth of it. */
 const HIGH_WATER = 1000;
 
@@ -169,8 +175,17 @@ class TerminalClient {
   }
 
   private wireInput(): void {
+    // A terminal is read by keystrokes; piped input is bounded per line first (line-limit.ts).
+    const input = this.interactive
+      ? this.input
+      : this.input.pipe(
+          new LineLimit(MAX_LINE_BYTES, () => {
+            this.anyUnsent = true;
+            this.warn(`cannot send a line over ${MAX_LINE_BYTES} bytes: skipped`);
+          }),
+        );
     const rl = readline.createInterface({
-      input: this.input,
+      input,
       output: this.interactive ? this.output : undefined,
       terminal: this.interactive,
     });

@@ -239,6 +239,21 @@ describe("terminal client (chat-server client)", () => {
     assert.deepEqual(read.stdout, [`${alice}: this one is fine`]);
   });
 
+  it("skips an input line over 1 MiB (such as /dev/zero's endless one) with one line on stderr, and sends the rest", async () => {
+    const alice = uniqueName("alice");
+    const bob = uniqueName("bob");
+    const zeros = "\0".repeat(3 * 1024 * 1024);
+    const result = await runPiped(server.url, alice, `${zeros}\n${bob}: after the zeros\n`);
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr.length, 1, result.stderr.join("\n"));
+    assert.match(
+      result.stderr[0] ?? "",
+      /^chat-server client: cannot send a line over \d+ bytes: skipped$/,
+    );
+    const read = await runPiped(server.url, bob, "");
+    assert.deepEqual(read.stdout, [`${alice}: after the zeros`]);
+  });
+
   it("refuses a bad --user or --url with one line and exit status 2", async () => {
     const badUser = await runPiped(server.url, "no spaces allowed", "");
     assert.equal(badUser.code, 2);
