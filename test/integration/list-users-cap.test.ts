@@ -1,7 +1,8 @@
 /**
  * `list users` answers at most 1000 names (CONTRACT.md section 3), through real servers with
  * more users than that online: in embedded mode on one host, and in multi-host mode with the
- * users spread over two hosts on one Redis. The names are online ones, sorted, each once.
+ * users spread over two hosts on one Redis and on a 3-master Redis Cluster (where their presence
+ * is spread over every master). The names are online ones, sorted, each once.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -9,6 +10,7 @@ import { type ChatServer, startChatServer } from "../helpers/chat-server.js";
 import { type ChatClient, closeAll, connectAs, listUsers, uniqueName } from "../helpers/clients.js";
 import { startHost } from "../helpers/multi-host.js";
 import { randomPrefix } from "../helpers/redis-backend.js";
+import { startRedisCluster } from "../helpers/redis-cluster.js";
 import { startRedis } from "../helpers/redis-server.js";
 
 const CAP = 1000;
@@ -84,6 +86,28 @@ listCapSuite("multi-host mode, 2 hosts on one Redis", async () => {
     stop: async () => {
       await Promise.all(hosts.map((host) => host.stop()));
       await redis.stop();
+    },
+  };
+});
+
+listCapSuite("multi-host mode, 2 hosts on a 3-master Redis Cluster", async () => {
+  const cluster = await startRedisCluster(3);
+  const prefix = randomPrefix();
+  const hosts: ChatServer[] = await Promise.all(
+    ["host-a", "host-b"].map((nodeId) =>
+      startHost({
+        redis: ["--redis-cluster", cluster.seeds],
+        prefix,
+        nodeId,
+        args: manyFromOneAddress,
+      }),
+    ),
+  );
+  return {
+    urls: hosts.map((host) => host.url),
+    stop: async () => {
+      await Promise.all(hosts.map((host) => host.stop()));
+      await cluster.stop();
     },
   };
 });
