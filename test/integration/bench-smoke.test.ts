@@ -44,6 +44,12 @@ function bench(args: string[]): Promise<{ code: number | null; report: Report; s
   });
 }
 
+/** A dm run's counts, for a failure message that says which run lost what. */
+function counts(dm: Record<string, unknown>): string {
+  const keys = ["label", "connectFailures", "sent", "acked", "delivered", "errors", "disconnects"];
+  return JSON.stringify(Object.fromEntries(keys.map((key) => [key, dm[key]])));
+}
+
 describe("npm run bench (smoke)", { timeout: 90_000 }, () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-smoke-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,9 +69,9 @@ describe("npm run bench (smoke)", { timeout: 90_000 }, () => {
     assert.equal(dm.scenario, "dm");
     assert.equal(dm.clients, 10);
     assert.ok((dm.sent as number) >= 150, `sent ${dm.sent}`);
-    assert.equal(dm.lost, 0);
+    assert.equal(dm.lost, 0, counts(dm));
     assert.equal(dm.delivered, dm.sent);
-    assert.equal(dm.errors, 0);
+    assert.equal(dm.errors, 0, counts(dm));
     assert.ok((dm.cpuUsPerMessage as number) > 0, "CPU per message is positive");
     assert.ok((dm.latencyMs as { p99: number }).p99 > 0);
 
@@ -91,8 +97,8 @@ describe("npm run bench (smoke)", { timeout: 90_000 }, () => {
     assert.equal(dm.label, "seed-redis h2");
     assert.equal(dm.hosts, 2);
     assert.equal(dm.clients, 10);
-    assert.equal(dm.lost, 0);
-    assert.equal(dm.errors, 0);
+    assert.equal(dm.lost, 0, counts(dm));
+    assert.equal(dm.errors, 0, counts(dm));
     assert.equal(dm.misrouted, 0);
     // Two seed-redis processes and the redis-server count as the server.
     assert.ok((dm.serverProcesses as number) >= 3, `processes ${dm.serverProcesses}`);
@@ -117,8 +123,8 @@ describe("npm run bench (smoke)", { timeout: 90_000 }, () => {
     assert.equal(cluster.label, "chat-server-redis h2 c3");
     assert.equal(cluster.redisMasters, 3);
     for (const dm of [one, cluster]) {
-      assert.equal(dm.lost, 0);
-      assert.equal(dm.errors, 0);
+      assert.equal(dm.lost, 0, counts(dm));
+      assert.equal(dm.errors, 0, counts(dm));
       assert.equal(typeof dm.redisCpuUsPerMessage, "number", `${dm.label}: Redis CPU`);
     }
     // 2 hosts (a primary and a worker each) and 6 redis-server processes.
