@@ -31,6 +31,8 @@ let setup: DmSetup | undefined;
 let windowStartUs = Number.POSITIVE_INFINITY;
 let windowEndUs = Number.POSITIVE_INFINITY;
 let sending = false;
+/** Every message due in the window has been sent (see DmProgress). */
+let windowSent = false;
 let sendLagMaxUs = 0;
 let cpuAtWindowStart = 0;
 let cpuInWindow = 0;
@@ -95,7 +97,8 @@ async function run(command: DmRun): Promise<void> {
   const pad = padding(config.messageBytes);
   const intervalUs = 1e6 / command.rate;
   // Progress goes on after sending stops, while the benchmark waits for the last deliveries.
-  progressTimer = setInterval(() => reply({ type: "progress", ...counters }), 250);
+  const progress = () => reply({ type: "progress", ...counters, windowSent });
+  progressTimer = setInterval(progress, 250);
   setTimeout(
     () => {
       loopDelay.enable();
@@ -118,6 +121,8 @@ async function run(command: DmRun): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   sending = false;
+  windowSent = true;
+  progress();
   loopDelay.disable();
   cpuInWindow = ownCpuUs() - cpuAtWindowStart;
 }

@@ -7,6 +7,7 @@ import path from "node:path";
 import { nowUs, sleepUntil } from "./clock.js";
 import {
   type DmCommand,
+  type DmCounters,
   type DmProgress,
   type DmReady,
   type DmReply,
@@ -133,7 +134,7 @@ async function measure(
     });
     const totals = sumCounters(latest.filter((p) => p !== undefined));
     options.progress(`${id.label}: draining  delivered ${deliveredSoFar(totals)}/${totals.sent}`);
-    if (latest.every(Boolean) && totals.delivered >= totals.sent) break;
+    if (latest.every((p) => p?.windowSent) && totals.delivered >= totals.sent) break;
   }
   pool.broadcast({ type: "finish" });
   const results = await pool.collect<DmResultMessage>("result", 30_000);
@@ -192,7 +193,7 @@ function generatorCount(clients: number, perGenerator: number): number {
   return Math.min(clients, wanted, Math.max(8, Math.ceil(clients / 15_000)));
 }
 
-type Totals = Omit<DmProgress, "type">;
+type Totals = DmCounters;
 
 function sumCounters(list: Totals[]): Totals {
   const total: Totals = zeroCounters();

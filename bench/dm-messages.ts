@@ -74,6 +74,12 @@ export interface DmReady {
 
 export interface DmProgress extends DmCounters {
   type: "progress";
+  /**
+   * This generator has sent every message due in the window, so its `sent` is final. Until then
+   * its last report may be up to a report interval old, and comparing a stale `sent` with
+   * deliveries would end the drain while its last messages are still on their way.
+   */
+  windowSent: boolean;
 }
 
 export interface DmResultMessage extends DmCounters {
