@@ -75,26 +75,24 @@ end
 `;
 
 /**
- * Lua: `copyToSender(inboxKey, cursorKey, renew, id, to, text, sentAt)` stores the sender's copy
+ * Lua: `copyToSender(inboxKey, renew, id, to, text, sentAt)` stores the sender's copy
  * of a sent message under the recipient's id. A stream only takes ids above its newest one: when
  * the sender's inbox already holds a newer entry (a message to them stored a moment later, or on
  * a cluster node whose clock runs ahead), the copy takes the next id of that stream and keeps the
  * message id in field `i`, which is what readers report. The sender's cursor stays where it is:
  * a log in never replays a copy (LUA_DRAIN_AFTER_CURSOR skips them), the session that sent it has
- * seen it. With `renew`, the inbox and the cursor (when given) get their expiry (inbox-renewals.ts).
+ * seen it. With `renew`, the inbox gets its expiry (inbox-renewals.ts; the callers renew the
+ * sender's cursor with it, as a key after the messages).
  */
 const LUA_COPY = `
-local function copyToSender(inboxKey, cursorKey, renew, id, to, text, sentAt)
+local function copyToSender(inboxKey, renew, id, to, text, sentAt)
   local stored = redis.pcall('XADD', inboxKey, 'MAXLEN', '~', maxLength, id,
     't', to, 'm', text, 's', sentAt)
   if type(stored) == 'table' and stored.err then
     redis.call('XADD', inboxKey, 'MAXLEN', '~', maxLength, '*',
       't', to, 'm', text, 's', sentAt, 'i', id)
   end
-  if renew then
-    redis.call('PEXPIRE', inboxKey, ttl)
-    if cursorKey then redis.call('PEXPIRE', cursorKey, ttl) end
-  end
+  if renew then redis.call('PEXPIRE', inboxKey, ttl) end
 end
 `;
 
@@ -153,7 +151,7 @@ for i = 1, count do
   for _, channel in ipairs(route.channels) do append(channel, ARGV[a + 5], id) end
   local copyHead = ARGV[a + 6]
   if copyHead ~= '' then
-    copyToSender(KEYS[k + 5], nil, renew >= 2, id, to, text, sentAt)
+    copyToSender(KEYS[k + 5], renew >= 2, id, to, text, sentAt)
     for _, channel in ipairs(holders(KEYS[k + 6]).channels) do append(channel, copyHead, id) end
   end
   ids[i], routeOf[i] = id, route
@@ -225,7 +223,7 @@ local count = math.floor((#ARGV - argBase) / 5)
 local reply = {}
 for i = 1, count do
   local a = argBase + (i - 1) * 5
-  copyToSender(KEYS[i * 2 - 1], nil, ARGV[a + 5] == '1',
+  copyToSender(KEYS[i * 2 - 1], ARGV[a + 5] == '1',
     ARGV[a + 4], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
   local route = holders(KEYS[i * 2])
   reply[i] = { route.here and 1 or 0, route.channels }
