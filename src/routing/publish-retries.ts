@@ -3,15 +3,13 @@
  * owning the channel failed (SPUBLISH errors until a replica is promoted), or reached no
  * subscriber (the worker's sharded subscriber is moving to the new master). They are stored
  * already; they wait here, in order, and are published again every `intervalMs` until one
- * lands (then the recipients' cursors move past them) or `deadlineMs` passed (then they stay in
- * the inboxes for the next log in). While a channel has some waiting, later deliveries to it
+ * lands or `deadlineMs` passed (then they stay in the inboxes: the recipients' missed marks,
+ * set as they missed them, make the next log in replay them). While a channel has some waiting, later deliveries to it
  * queue behind them, so a recipient never gets them out of order.
  */
 export interface PendingDelivery {
   /** One published JSON entry. */
   entry: string;
-  /** The recipient whose cursor moves once it lands, and the id; none for a sender's copy. */
-  cursor?: [user: string, id: string] | undefined;
 }
 
 interface Queue {
@@ -41,8 +39,6 @@ export class PublishRetries {
   constructor(
     /** Publishes a payload; resolves with the number of subscribers reached. */
     private readonly publish: (channel: string, payload: string) => Promise<number>,
-    /** Moves recipients' cursors past deliveries that landed. */
-    private readonly advance: (cursors: [string, string][]) => Promise<void>,
     private readonly logger: { warn(obj: object, msg?: string): void },
     private readonly options: PublishRetryOptions = PUBLISH_RETRY_DEFAULTS,
   ) {}
@@ -88,11 +84,7 @@ export class PublishRetries {
           const payload = `[${queue.deliveries.map((d) => d.entry).join(",")}]`;
           const reached = await this.publish(channel, payload).catch(() => 0);
           if (reached > 0) {
-            const cursors = queue.deliveries
-              .slice(0, taken)
-              .flatMap((d) => (d.cursor ? [d.cursor] : []));
             this.drop(channel, queue, taken);
-            await this.advance(cursors).catch(() => {});
           } else if (Date.now() - queue.since > this.options.deadlineMs) {
             this.logger.warn(
               { channel, deliveries: queue.deliveries.length },

@@ -117,12 +117,9 @@ export class RedisSender {
     this.copyScript = defineScript(client, "chatSendCopy", "any", COPY_SCRIPT);
     this.missedScript = defineScript(client, "chatSendMissed", "any", MISSED_SCRIPT);
     this.batch = new TurnBatcher((sends) => this.sendBatch(sends), windowMs);
-    this.retries = new PublishRetries(
-      (channel, payload) => this.publish(channel, payload),
-      // Cursors are settled, not advanced: one that lands late is replayed once more at most.
-      async () => {},
-      logger,
-    );
+    // A delivery that lands late was also marked missed: the next log in replays it once more
+    // at most (clients drop it by id).
+    this.retries = new PublishRetries((channel, payload) => this.publish(channel, payload), logger);
   }
 
   /** Stops retrying deliveries (closing): what waits stays in the inboxes. */
@@ -288,7 +285,7 @@ export class RedisSender {
     };
     for (const { send, id, channels } of stored) {
       for (const channel of channels) {
-        post(channel, { entry: `${recipientHead(send)}${id}"}`, cursor: [send.to, id] });
+        post(channel, { entry: `${recipientHead(send)}${id}"}` });
       }
     }
     await Promise.all(
