@@ -119,7 +119,6 @@ export async function connectAsOnOtherWorker(
   return socket;
 }
 
-/** Resolves once `predicate` holds for the messages `socket` has received. */
 /**
  * Logs `user` in with `since` the oldest possible id and waits for `expected` messages: every kept
  * message of the user, in inbox order.
@@ -133,6 +132,7 @@ export async function replayEverything(
   return waitForMessages(client, (m) => m.length >= expected);
 }
 
+/** Resolves once `predicate` holds for the messages `socket` has received. */
 export async function waitForMessages(
   socket: ChatClient,
   predicate: (received: NewMessage[]) => boolean,
